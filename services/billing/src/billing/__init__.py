@@ -1,0 +1,1 @@
+"""billing: plan catalog, customers, subscriptions, usage meters."""

@@ -1,0 +1,1 @@
+"""billing's domain: subscriptions and their limits."""

@@ -1,0 +1,73 @@
+"""identity's request and response models, including the auth provider's (Clerk's) payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClerkEmailAddress(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    email_address: str
+
+
+class ClerkUser(BaseModel):
+    """The `data` of a Clerk `user.created` / `user.updated` delivery."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    email_addresses: list[ClerkEmailAddress] = []
+    primary_email_address_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    image_url: str | None = None
+    public_metadata: dict[str, Any] = {}
+    updated_at: int = 0
+
+    @property
+    def primary_email(self) -> str | None:
+        for address in self.email_addresses:
+            if address.id == self.primary_email_address_id:
+                return address.email_address.lower()
+        return self.email_addresses[0].email_address.lower() if self.email_addresses else None
+
+    @property
+    def pending_invitation(self) -> str | None:
+        slug = self.public_metadata.get("pending_invitation")
+        return slug if isinstance(slug, str) and slug else None
+
+
+class ClerkDeletedUser(BaseModel):
+    """The `data` of a Clerk `user.deleted` delivery."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    deleted: bool = True
+
+
+class ClerkEvent(BaseModel):
+    """The outer shape of every Clerk webhook delivery."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(min_length=1)
+    data: dict[str, Any]
+    timestamp: int | None = None
+
+
+class WebhookReceipt(BaseModel):
+    status: str  # "processed", "duplicate" or "ignored"
+    delivery_id: str
+
+
+class ClaimsRead(BaseModel):
+    user_id: str
+    org_id: str | None
+    org_role: str | None
+    is_personal_org: bool | None
+    plan: str | None

@@ -1,0 +1,1 @@
+"""identity's domain: users from the auth provider, and claims."""

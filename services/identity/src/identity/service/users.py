@@ -1,0 +1,129 @@
+"""Mirroring the auth provider's users, announcing each real change on `identity.users`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import literal_column
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from identity.models import AuthDelivery, User
+from identity.schemas import ClerkDeletedUser, ClerkUser
+from shared.events.schemas.identity import UserCreated, UserDeleted, UserUpdated
+from shared.outbox import record_event
+
+SOURCE = "identity"
+
+
+async def record_delivery(
+    session: AsyncSession, *, delivery_id: str, event_type: str, payload: dict[str, Any]
+) -> bool:
+    """Store a verified delivery; False if this delivery id was seen before (a replay)."""
+    statement = (
+        insert(AuthDelivery)
+        .values(svix_id=delivery_id, event_type=event_type, payload=payload)
+        .on_conflict_do_nothing(index_elements=["svix_id"])
+        .returning(AuthDelivery.svix_id)  # type: ignore[arg-type]
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+def _user_values(user: ClerkUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.primary_email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "image_url": user.image_url,
+        "pending_invitation": user.pending_invitation,
+        "provider_updated_at": user.updated_at,
+    }
+
+
+async def create_user(session: AsyncSession, *, user: ClerkUser) -> bool:
+    """Insert a new user and announce `user.created`; False if the user already existed."""
+    statement = (
+        insert(User)
+        .values(**_user_values(user))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(User.id)  # type: ignore[arg-type]
+    )
+    if (await session.execute(statement)).first() is None:
+        return False
+    await _announce_created(session, user=user)
+    return True
+
+
+async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
+    """Apply a newer profile; returns "created", "updated" or "stale" (older than what we have)."""
+    values = _user_values(user)
+    values.pop("pending_invitation")
+    table = User.__table__
+    statement = (
+        insert(User)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: getattr(insert(User).excluded, name) for name in values if name != "id"},
+            where=(table.c.provider_updated_at < insert(User).excluded.provider_updated_at)
+            & table.c.deleted_at.is_(None),
+        )
+        .returning(literal_column("xmax = 0").label("inserted"))
+    )
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return "stale"
+    if row.inserted:
+        # An update that overtook its user.created: the user is new to us all the same.
+        await _announce_created(session, user=user)
+        return "created"
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=user.id,
+        data=UserUpdated(
+            user_id=user.id,
+            email=user.primary_email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            image_url=user.image_url,
+        ),
+    )
+    return "updated"
+
+
+async def delete_user(session: AsyncSession, *, user: ClerkDeletedUser) -> bool:
+    """Tombstone the user (kept, so a late `user.created` cannot revive it); True if it was live."""
+    table = User.__table__
+    statement = (
+        insert(User)
+        .values(id=user.id, provider_updated_at=0, deleted_at=literal_column("now()"))
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={"deleted_at": literal_column("now()")},
+            where=table.c.deleted_at.is_(None),
+        )
+        .returning(literal_column("xmax = 0").label("inserted"))
+    )
+    row = (await session.execute(statement)).first()
+    if row is None or row.inserted:
+        return False
+    await record_event(session, source=SOURCE, subject=user.id, data=UserDeleted(user_id=user.id))
+    return True
+
+
+async def _announce_created(session: AsyncSession, *, user: ClerkUser) -> None:
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=user.id,
+        data=UserCreated(
+            user_id=user.id,
+            email=user.primary_email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            image_url=user.image_url,
+            pending_invitation=user.pending_invitation,
+        ),
+    )

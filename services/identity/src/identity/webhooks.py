@@ -1,0 +1,34 @@
+"""Verifying and parsing the auth provider's deliveries (Svix signatures, Clerk payloads)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from identity.errors import InvalidSignature, MalformedWebhook
+from identity.schemas import ClerkEvent
+
+_SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
+
+
+def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """Check the Svix signature and the 5-minute timestamp window; returns the delivery id."""
+    svix_headers = {name: headers.get(name, "") for name in _SVIX_HEADERS}
+    if not all(svix_headers.values()):
+        raise InvalidSignature("missing svix-id, svix-timestamp or svix-signature header")
+    try:
+        Webhook(secret).verify(body, svix_headers)
+    except WebhookVerificationError as error:
+        raise InvalidSignature(f"webhook signature rejected: {error}") from error
+    return svix_headers["svix-id"]
+
+
+def parse_event(body: bytes) -> ClerkEvent:
+    """Parse a verified body; a body that is not a Clerk event is the sender's error (400)."""
+    try:
+        return ClerkEvent.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as error:
+        raise MalformedWebhook(f"body is not a valid auth-provider event: {error}") from error

@@ -1,0 +1,1 @@
+"""invites: Invitation links, email invitations, redemptions, seat reservations."""

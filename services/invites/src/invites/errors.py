@@ -1,0 +1,1 @@
+"""invites's domain errors (mapped to HTTP once, by shared.errors)."""

@@ -1,0 +1,5 @@
+"""invites's consumers."""
+
+from shared.runtime import Subscription
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()

@@ -1,0 +1,1 @@
+"""invites's tables (its own, beside the shared outbox and inbox)."""

@@ -1,0 +1,1 @@
+"""invites's request and response models."""

@@ -1,0 +1,1 @@
+"""skool_ingest: Skool webhook deliveries and skool_subscriptions."""

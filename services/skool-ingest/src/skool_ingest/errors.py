@@ -1,0 +1,1 @@
+"""skool_ingest's domain errors (mapped to HTTP once, by shared.errors)."""

@@ -1,0 +1,5 @@
+"""skool_ingest's consumers."""
+
+from shared.runtime import Subscription
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()

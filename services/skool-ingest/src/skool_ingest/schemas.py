@@ -1,0 +1,1 @@
+"""skool_ingest's request and response models."""

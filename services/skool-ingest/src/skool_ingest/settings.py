@@ -1,0 +1,20 @@
+"""skool_ingest's settings: env prefix SKOOL_INGEST_ (shared variables come without prefix)."""
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+# Development only; refused outside development.
+DEV_WEBHOOK_SECRET = "dev-skool-webhook-secret"
+
+
+class SkoolIngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SKOOL_INGEST_", extra="ignore")
+
+    service_name: ClassVar[str] = "skool-ingest"
+    default_port: ClassVar[int] = 8005
+    secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "webhook_secret")
+
+    webhook_secret: str = DEV_WEBHOOK_SECRET

@@ -1,0 +1,1 @@
+"""workspace: orgs (personal and team), memberships and roles, settings."""

@@ -1,0 +1,8 @@
+"""`python -m workspace`: run the service alone (migrations are applied at start)."""
+
+from shared.entrypoint import serve
+
+from workspace.settings import WorkspaceSettings
+
+if __name__ == "__main__":
+    serve("workspace.app:create_app", WorkspaceSettings())

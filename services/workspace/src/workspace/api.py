@@ -1,0 +1,20 @@
+"""workspace's routes: parse, call the domain, return a schema. No SQL, no commit here."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from workspace.deps import DbSession, ServiceKey
+from workspace.schemas import OrgRead
+from workspace.service.orgs import get_org
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/orgs/{org_id}", response_model=OrgRead, dependencies=[ServiceKey], tags=["orgs"])
+async def read_org(org_id: uuid.UUID, session: DbSession) -> OrgRead:
+    """One org (trusted backends only: X-Service-Key)."""
+    org = await get_org(session, org_id=org_id)
+    return OrgRead.model_validate(org, from_attributes=True)

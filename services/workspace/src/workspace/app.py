@@ -1,0 +1,21 @@
+"""workspace's composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from workspace import api
+from workspace.handlers import SUBSCRIPTIONS
+from workspace.settings import WorkspaceSettings
+from shared.runtime import ServiceRuntime
+
+
+def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings=settings or WorkspaceSettings(),
+        migrations=Path(__file__).parent / "migrations",
+        subscriptions=SUBSCRIPTIONS,
+    )
+    return runtime.build_app(title="workspace", routers=[api.router])

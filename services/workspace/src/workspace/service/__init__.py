@@ -1,0 +1,1 @@
+"""workspace's domain: orgs and memberships."""

@@ -1,0 +1,18 @@
+"""Reading orgs."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from workspace.errors import OrgNotFound
+from workspace.models import Org
+
+
+async def get_org(session: AsyncSession, *, org_id: uuid.UUID) -> Org:
+    """The org with this id, or OrgNotFound."""
+    org = await session.get(Org, org_id)
+    if org is None:
+        raise OrgNotFound(f"no org {org_id}")
+    return org

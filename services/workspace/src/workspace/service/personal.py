@@ -1,0 +1,62 @@
+"""Personal workspaces (seed 000, "personal organization pattern")."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.events.schemas.workspace import MembershipAdded, OrgCreated
+from shared.outbox import record_event
+from workspace.models import Membership, Org, Role
+
+SOURCE = "workspace"
+PERSONAL_PLAN = "individual_free"
+# Personal users see no team features (seed 000, create_personal_org).
+PERSONAL_SETTINGS = {"show_team_features": False, "show_leaderboard": False}
+
+
+def personal_org_name(first_name: str | None) -> str:
+    return f"{(first_name or '').strip() or 'User'}'s Workspace"
+
+
+def personal_org_slug(user_id: str) -> str:
+    return f"personal-{user_id}"
+
+
+async def create_personal_org(
+    session: AsyncSession, *, user_id: str, first_name: str | None
+) -> uuid.UUID | None:
+    """Create the user's personal org with them as `trainee`; None if they already have one."""
+    org_id = uuid.uuid4()
+    name = personal_org_name(first_name)
+    slug = personal_org_slug(user_id)
+    inserted = (
+        await session.execute(
+            insert(Org)
+            .values(id=org_id, name=name, slug=slug, is_personal=True,
+                    personal_user_id=user_id, settings=PERSONAL_SETTINGS)
+            .on_conflict_do_nothing(index_elements=["personal_user_id"])
+            .returning(Org.id)  # type: ignore[arg-type]
+        )
+    ).first()
+    if inserted is None:
+        return None
+    session.add(Membership(org_id=org_id, user_id=user_id, role=Role.TRAINEE))
+    subject = str(org_id)
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=subject,
+        data=OrgCreated(org_id=subject, name=name, slug=slug, is_personal=True,
+                        owner_user_id=user_id, initial_plan=PERSONAL_PLAN),
+    )
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=subject,
+        data=MembershipAdded(org_id=subject, user_id=user_id, role=Role.TRAINEE,
+                             is_personal_org=True),
+    )
+    return org_id

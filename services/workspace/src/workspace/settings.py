@@ -1,0 +1,14 @@
+"""workspace's settings: env prefix WORKSPACE_ (shared variables come without prefix)."""
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class WorkspaceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WORKSPACE_", extra="ignore")
+
+    service_name: ClassVar[str] = "workspace"
+    default_port: ClassVar[int] = 8002

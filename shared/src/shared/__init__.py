@@ -1,0 +1,1 @@
+"""The backbone's shared package: the plumbing every service stands on."""

@@ -1,0 +1,108 @@
+"""Helpers for each service's Alembic history: shared tables and the async env runner."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+OUTBOX_CHANNEL = "outbox"
+
+
+def create_outbox_and_inbox() -> None:
+    """Create the outbox (with its NOTIFY trigger) and the inbox; used by every initial revision."""
+    op.create_table(
+        "outbox",
+        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("key", sa.String, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index(
+        "ix_outbox_unsent", "outbox", ["position"], postgresql_where=sa.text("sent_at IS NULL")
+    )
+    # NOTIFY is delivered at commit, so the relay wakes exactly when a new event becomes visible.
+    op.execute(
+        f"""
+        CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
+        CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+        """
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String, primary_key=True),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+    )
+
+
+def drop_outbox_and_inbox() -> None:
+    op.drop_table("inbox")
+    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox; DROP FUNCTION IF EXISTS outbox_notify();")
+    op.drop_table("outbox")
+
+
+def run_env(*, version_table: str) -> None:
+    """The body of a service's `migrations/env.py`: online, async, its own version table."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set; run migrations through the service's migrate()")
+
+    def migrate(connection: Connection) -> None:
+        context.configure(connection=connection, version_table=version_table)
+        with context.begin_transaction():
+            # Two replicas starting at once must not both run the same revision.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": version_table})
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+async def ensure_database(url: str) -> None:
+    """Create the service's database on its server if it is missing (needs CREATEDB; else a no-op)."""
+    target = make_url(url)
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            exists = await connection.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            )
+            if not exists:
+                try:
+                    await connection.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+                except (DBAPIError, ProgrammingError) as error:
+                    if "already exists" not in str(error):
+                        raise
+    finally:
+        await admin.dispose()
+
+
+def upgrade_to_head(*, url: str, script_location: Path) -> None:
+    """Apply every revision of one service's history (blocking; call it from a thread)."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")

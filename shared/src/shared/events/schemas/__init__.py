@@ -1,0 +1,1 @@
+"""Versioned payload schemas, one module per producing service."""

@@ -1,0 +1,1 @@
+"""HTTP pieces every service uses: the session dependency, service-key auth, health routes."""

@@ -1,0 +1,34 @@
+"""Dependencies shared by every service's routes."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.errors import Unauthorized
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; the request's single commit point is here, before the response."""
+    database = request.app.state.runtime.database
+    async with database.unit_of_work() as session:
+        yield session
+
+
+# scope="function": commit (or roll back) before the response is sent, so a 2xx means committed.
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _require_service_key(
+    request: Request, x_service_key: Annotated[str | None, Header()] = None
+) -> None:
+    expected: str = request.app.state.runtime.settings.service_key
+    if x_service_key is None or not hmac.compare_digest(x_service_key, expected):
+        raise Unauthorized("a valid X-Service-Key header is required")
+
+
+ServiceKey = Depends(_require_service_key)

@@ -1,0 +1,155 @@
+"""The outbox relay: publishes committed outbox rows to Kafka in order, then marks them sent.
+
+It wakes on PostgreSQL NOTIFY (sent by a trigger at commit), so an event reaches Kafka within
+milliseconds; a slow poll is only a safety net for a lost notification or listener connection.
+One relay at a time drains a database (transaction-scoped advisory lock), which keeps per-key
+order even with several replicas. A crash between publishing and marking re-publishes on restart:
+consumers are idempotent, so at-least-once is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+
+from shared.db.migrations import OUTBOX_CHANNEL
+from shared.db.session import Database
+from shared.settings import as_libpq_url
+
+log = logging.getLogger(__name__)
+
+_LOCK_KEY = 0x0B0C5  # any constant: one relay per database drains at a time
+_BATCH = 500
+
+_SELECT_UNSENT = text(
+    "SELECT position, topic, key, value, headers FROM outbox "
+    "WHERE sent_at IS NULL ORDER BY position LIMIT :limit"
+)
+_MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE position = ANY(:positions)")
+
+
+class OutboxRelay:
+    """Runs beside a service: drains its outbox to Kafka whenever something commits."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        producer_factory: Callable[[], AIOKafkaProducer],
+        safety_poll_seconds: float = 2.0,
+    ) -> None:
+        self._database = database
+        self._producer_factory = producer_factory
+        self._safety_poll_seconds = safety_poll_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_listener()
+        if self._producer:
+            await self._producer.stop()
+            self._producer = None
+
+    def wake(self) -> None:
+        """Ask for a drain now (the NOTIFY listener calls this; so may the committing code)."""
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._ensure_connected()
+                while await self.drain_once() == _BATCH:
+                    pass
+                backoff = 0.1
+                await self._wait_for_work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await self._close_listener()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=self._safety_poll_seconds)
+        self._wakeup.clear()
+
+    async def _ensure_connected(self) -> None:
+        if self._producer is None:
+            producer = self._producer_factory()
+            await producer.start()
+            self._producer = producer
+        if self._listener is None or self._listener.is_closed():
+            url = as_libpq_url(self._database.url)
+            self._listener = await asyncpg.connect(url)
+            await self._listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def drain_once(self) -> int:
+        """Publish one batch of unsent rows in position order; returns how many were sent."""
+        assert self._producer is not None
+        async with self._database.engine.begin() as connection:
+            locked = await connection.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK_KEY}
+            )
+            if not locked:
+                return 0
+            rows = (await connection.execute(_SELECT_UNSENT, {"limit": _BATCH})).all()
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await connection.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
+        self.published += len(rows)
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+        assert self._producer is not None
+        # Sends are queued in order and awaited together: the idempotent producer keeps
+        # per-partition order across retries, so batching costs no ordering.
+        deliveries = [
+            await self._producer.send(
+                row.topic,
+                value=bytes(row.value),
+                key=row.key.encode(),
+                headers=[(name, value.encode()) for name, value in row.headers.items()],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+
+
+def idempotent_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    """The producer the guarantees need: idempotence on, `acks=all`."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=0,
+    )

@@ -1,0 +1,37 @@
+"""Write an event to the outbox through the caller's session (no commit: the caller owns it)."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db.tables import OutboxMessage
+from shared.events.envelope import Envelope, EventData, new_envelope
+from shared.events.topics import topic_for
+from shared.telemetry import current_traceparent
+
+
+async def record_event(
+    session: AsyncSession, *, source: str, subject: str, data: EventData
+) -> Envelope:
+    """Add `data` as a new event on its topic, keyed by `subject` (the aggregate id)."""
+    traceparent = current_traceparent()
+    envelope = new_envelope(source=source, subject=subject, data=data, traceparent=traceparent)
+    headers = {
+        "content-type": "application/cloudevents+json",
+        "ce_id": str(envelope.id),
+        "ce_type": envelope.type,
+        "ce_source": envelope.source,
+    }
+    if traceparent:
+        headers["traceparent"] = traceparent
+    session.add(
+        OutboxMessage(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            topic=topic_for(envelope.type),
+            key=subject,
+            value=envelope.to_bytes(),
+            headers=headers,
+        )
+    )
+    return envelope

@@ -1,0 +1,181 @@
+"""What each service's composition root assembles: database, outbox relay, consumers, HTTP app.
+
+Nothing here is built at import time; `ServiceRuntime` is created in a service's `create_app()`.
+Start-up order: create the database if missing, apply the service's migrations, start the outbox
+relay, then connect the consumers (in the background, retrying, so HTTP keeps accepting webhooks
+into the outbox even while Kafka is down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from shared.db.migrations import ensure_database, upgrade_to_head
+from shared.db.session import Database, create_database
+from shared.errors import install_error_handlers
+from shared.http.health import router as health_router
+from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
+from shared.messaging.dlq import KafkaDeadLetterPublisher
+from shared.outbox.relay import OutboxRelay, idempotent_producer
+from shared.settings import ServiceSettings
+from shared.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """The handlers a service runs for the event types it consumes from one topic."""
+
+    topic: str
+    handlers: Mapping[str, EventHandler]
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    migrations: Path
+    subscriptions: Sequence[Subscription] = ()
+    database: Database = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    broker: KafkaBroker = field(init=False)
+    consumers: list[EventConsumer] = field(default_factory=list, init=False)
+    _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
+    _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
+    broker_connected: bool = field(default=False, init=False)
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    def build_app(self, *, title: str, routers: Sequence[APIRouter]) -> FastAPI:
+        app = FastAPI(title=title, version="1.0.0", lifespan=self._lifespan)
+        app.state.runtime = self
+        install_error_handlers(app)
+        app.include_router(health_router)
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        configure_tracing(self.name)
+        url = self.settings.effective_database_url
+        await ensure_database(url)
+        await asyncio.to_thread(upgrade_to_head, url=url, script_location=self.migrations)
+        self.database = create_database(url)
+        bootstrap = self.settings.kafka_bootstrap_servers
+        self.relay = OutboxRelay(
+            database=self.database,
+            producer_factory=lambda: idempotent_producer(bootstrap, client_id=f"{self.name}-outbox"),
+            safety_poll_seconds=self.settings.outbox_safety_poll_seconds,
+        )
+        await self.relay.start()
+        self.broker = self._build_broker()
+        self._broker_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
+
+    async def stop(self) -> None:
+        if self._broker_task:
+            self._broker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._broker_task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self._dlq_producer:
+            with contextlib.suppress(Exception):
+                await self._dlq_producer.stop()
+        await self.relay.stop()
+        await self.database.dispose()
+
+    def _build_broker(self) -> KafkaBroker:
+        settings = self.settings
+        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=self.name)
+        self._dlq_producer = idempotent_producer(
+            settings.kafka_bootstrap_servers, client_id=f"{self.name}-dlq"
+        )
+        dead_letters = KafkaDeadLetterPublisher(consumer=self.name, producer=self._dlq_producer)
+        retry = RetryPolicy(
+            max_attempts=settings.consumer_max_attempts,
+            initial_seconds=settings.consumer_backoff_initial_seconds,
+            max_seconds=settings.consumer_backoff_max_seconds,
+        )
+        for subscription in self.subscriptions:
+            consumer = EventConsumer(
+                name=self.name,
+                topic=subscription.topic,
+                handlers=subscription.handlers,
+                database=self.database,
+                dead_letters=dead_letters,
+                retry=retry,
+            )
+            self.consumers.append(consumer)
+            broker.subscriber(
+                subscription.topic,
+                group_id=settings.consumer_group,
+                auto_offset_reset="earliest",
+                # Commit the offset only after the handler returned (its transaction committed);
+                # on an exception, seek back so the record is delivered again.
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                max_poll_interval_ms=120_000,
+            )(_record_handler(consumer))
+        return broker
+
+    async def _connect_broker(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                assert self._dlq_producer is not None
+                await self._dlq_producer.start()
+                await self.broker.start()
+                self.broker_connected = True
+                log.info("%s: consumers connected to %s", self.name, self.settings.kafka_bootstrap_servers)
+                return
+            except Exception as error:  # broker not up yet: keep trying, HTTP stays available
+                log.warning("%s: broker not reachable (%r); retrying in %.1fs", self.name, error, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                with contextlib.suppress(Exception):
+                    await self._dlq_producer.stop()  # type: ignore[union-attr]
+                self.broker = self._build_broker_again()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _build_broker_again(self) -> KafkaBroker:
+        self.consumers.clear()
+        return self._build_broker()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": False}
+        with contextlib.suppress(Exception):
+            await self.database.ping()
+            checks["database"] = True
+        if self.broker_connected:
+            with contextlib.suppress(Exception):
+                checks["broker"] = await self.broker.ping(timeout=2.0)
+        return checks
+
+
+def _record_handler(consumer: EventConsumer):  # type: ignore[no-untyped-def]
+    async def handle(message: KafkaMessage) -> None:
+        await consumer.handle_record(message.raw_message)  # type: ignore[arg-type]
+
+    handle.__name__ = f"{consumer.name}_{consumer.topic.replace('.', '_')}"
+    return handle

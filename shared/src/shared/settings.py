@@ -1,0 +1,95 @@
+"""Settings base: one small class per service, with its own env prefix, on these shared fields.
+
+Shared variables (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, `PLATFORM_SERVICE_KEY`, `SMTP_*`)
+are read without the service prefix; everything else is `<PREFIX>_<NAME>`. Every field has a
+development default, and outside development a secret still at its default is refused.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEV_SERVICE_KEY = "dev-service-key-change-me"
+DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
+
+
+class PlaceholderSecretError(ValueError):
+    """A secret still holds its development default in a non-development environment."""
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has; subclasses set `service_name` and `model_config` (env prefix)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+    # Names of fields whose development default must never reach production.
+    secret_fields: ClassVar[tuple[str, ...]] = ("service_key",)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias="PLATFORM_ENVIRONMENT"
+    )
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str | None = None
+    database_server_url: str = Field(default=DEV_DATABASE_SERVER, validation_alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
+    smtp_host: str = Field(default="127.0.0.1", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(default=8025, validation_alias="SMTP_PORT")
+    consumer_max_attempts: int = 5
+    consumer_backoff_initial_seconds: float = 0.05
+    consumer_backoff_max_seconds: float = 2.0
+    outbox_safety_poll_seconds: float = 2.0
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "development":
+            return self
+        for name in self.secret_fields:
+            default = type(self).model_fields[name].default
+            if getattr(self, name) == default:
+                raise PlaceholderSecretError(
+                    f"{name} still holds its development default; set it for {self.environment}"
+                )
+        return self
+
+    @property
+    def http_port(self) -> int:
+        return self.port or self.default_port
+
+    @property
+    def database_name(self) -> str:
+        return self.service_name.replace("-", "_")
+
+    @property
+    def effective_database_url(self) -> str:
+        """This service's own database: `<PREFIX>_DATABASE_URL`, else its name on DATABASE_URL's server."""
+        if self.database_url:
+            return as_asyncpg_url(self.database_url)
+        server = make_url(as_asyncpg_url(self.database_server_url))
+        return server.set(database=self.database_name).render_as_string(hide_password=False)
+
+    @property
+    def consumer_group(self) -> str:
+        return self.service_name
+
+
+def as_asyncpg_url(url: str) -> str:
+    """Accept `postgresql://` / `postgres://` URLs and return the asyncpg flavour SQLAlchemy needs."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def as_libpq_url(url: str) -> str:
+    """The plain `postgresql://` form, for asyncpg.connect and psql."""
+    return "postgresql://" + as_asyncpg_url(url)[len("postgresql+asyncpg://") :]
