@@ -1,0 +1,124 @@
+"""`devstack run`: start the whole platform locally and stop it all on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from types import FrameType
+
+import httpx
+
+from devstack.paths import local_dir
+from devstack.platform import Platform
+from devstack.services import SERVICES
+from devstack.webhooks import clerk_user_created, signed_delivery
+
+# Every variable the platform reads, with its development default (an environment value wins).
+DEFAULTS = {
+    "KAFKA_BOOTSTRAP_SERVERS": "(unset: start a local Kafka on 127.0.0.1:9092)",
+    "DATABASE_URL": "(unset: start a local PostgreSQL on 127.0.0.1:54329)",
+    "PLATFORM_SERVICE_KEY": "dev-service-key-change-me",
+    "PLATFORM_ENVIRONMENT": "development",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": "8025",
+    "IDENTITY_AUTH_WEBHOOK_SECRET": "whsec_ZGV2LWF1dGgtd2ViaG9vay1zZWNyZXQtMDAwMA==",
+    "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_dev_stripe_webhook_secret",
+    "BILLING_STRIPE_API_KEY": "sk_test_dev_placeholder",
+    "SKOOL_INGEST_WEBHOOK_SECRET": "dev-skool-webhook-secret",
+}
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def print_configuration() -> None:
+    _say("configuration (environment values win over these development defaults):")
+    for name, default in DEFAULTS.items():
+        value = os.environ.get(name)
+        shown = f"{value}  (from environment)" if value else default
+        print(f"    {name}={shown}", flush=True)
+    for spec in SERVICES:
+        print(f"    {spec.env_prefix}_PORT={os.environ.get(f'{spec.env_prefix}_PORT', spec.port)}")
+
+
+def run() -> int:
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        _say(f"received {signal.Signals(signum).name}: stopping")
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print_configuration()
+    platform = Platform(root=local_dir(), log=_say)
+    try:
+        platform.start_infrastructure()
+        fleet = platform.start_services()
+        _say("the platform is up:")
+        print(f"    Kafka        {platform.kafka_bootstrap}")
+        print(f"    PostgreSQL   {platform.database_url}")
+        print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {local_dir() / 'mail'})")
+        for name, service in fleet.services.items():
+            print(f"    {name:<12} {service.url}  (docs {service.url}/docs, log {service.log_file})")
+        print("    Press Ctrl-C to stop everything.", flush=True)
+        while not stop_requested.wait(1.0):
+            for name, service in fleet.services.items():
+                if service.process is not None and service.process.poll() is not None:
+                    _say(f"{name} exited with {service.process.returncode}; see {service.log_file}")
+                    stop_requested.set()
+        return 0
+    except Exception as error:
+        _say(f"failed: {error}")
+        return 1
+    finally:
+        platform.stop()
+        _say("stopped")
+
+
+def signup(args: argparse.Namespace) -> int:
+    """Send a signed `user.created` to identity and wait for the user's claims."""
+    user_id = args.user_id or f"user_{uuid.uuid4().hex[:20]}"
+    secret = os.environ.get("IDENTITY_AUTH_WEBHOOK_SECRET", DEFAULTS["IDENTITY_AUTH_WEBHOOK_SECRET"])
+    key = os.environ.get("PLATFORM_SERVICE_KEY", DEFAULTS["PLATFORM_SERVICE_KEY"])
+    payload = clerk_user_created(user_id=user_id, email=args.email, first_name=args.first_name)
+    body, headers = signed_delivery(payload, secret=secret)
+    started = time.monotonic()
+    answer = httpx.post(f"{args.identity}/v1/webhooks/auth", content=body, headers=headers)
+    _say(f"POST /v1/webhooks/auth -> {answer.status_code} {answer.text}")
+    if answer.status_code != 200:
+        return 1
+    deadline = started + args.timeout
+    while time.monotonic() < deadline:
+        claims = httpx.get(f"{args.identity}/v1/users/{user_id}/claims",
+                           headers={"X-Service-Key": key}).json()
+        if claims.get("plan"):
+            _say(f"claims after {(time.monotonic() - started) * 1000:.0f} ms: {claims}")
+            return 0
+        time.sleep(0.02)
+    _say(f"no complete claims after {args.timeout}s: {claims}")
+    return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the whole platform; Ctrl-C stops it")
+    send = commands.add_parser("signup", help="send a signed user.created and wait for claims")
+    send.add_argument("--email", default="ada@example.com")
+    send.add_argument("--first-name", default="Ada")
+    send.add_argument("--user-id", default=None)
+    send.add_argument("--identity", default="http://127.0.0.1:8001")
+    send.add_argument("--timeout", type=float, default=30)
+    args = parser.parse_args()
+    sys.exit(run() if args.command == "run" else signup(args))
+
+
+if __name__ == "__main__":
+    main()

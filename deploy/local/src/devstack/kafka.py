@@ -1,0 +1,163 @@
+"""A real Apache Kafka broker: one combined broker+controller KRaft node, jars from Maven Central."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from devstack.paths import REPO_ROOT, local_dir
+from devstack.processes import ensure_port_free, spawn, stop, wait_until
+from devstack.system import Logger, ensure_command
+
+POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+TOPICS = (
+    "identity.users",
+    "workspace.orgs",
+    "billing.subscriptions",
+    "invites.invitations",
+    "skool.subscriptions",
+)
+PARTITIONS = 3
+
+
+def libs_dir() -> Path:
+    return local_dir() / "kafka" / "libs"
+
+
+def ensure_jars(log: Logger) -> Path:
+    """Resolve the broker's jars with Maven once; later runs reuse the cached folder."""
+    target = libs_dir()
+    marker = target / ".complete"
+    if marker.exists() and marker.read_text() == POM.read_text():
+        return target
+    ensure_command("java", apt_package="openjdk-17-jre-headless")
+    ensure_command("mvn", apt_package="maven")
+    log(f"resolving Kafka broker jars from Maven Central into {target} (first run only)")
+    if target.exists():
+        shutil.rmtree(target)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={target}", "-DincludeScope=runtime"],
+        check=True,
+    )
+    marker.write_text(POM.read_text())
+    return target
+
+
+@dataclass
+class KafkaServer:
+    """One KRaft node on 127.0.0.1:`port` (controller on `controller_port`), data in `data_dir`."""
+
+    port: int
+    controller_port: int
+    data_dir: Path
+    heap: str = "512m"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "stdout.log"
+
+    def _properties(self) -> Path:
+        config = self.data_dir / "server.properties"
+        config.write_text(
+            "\n".join([
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={self.data_dir / 'log'}",
+                f"num.partitions={PARTITIONS}",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                "",
+            ])
+        )
+        return config
+
+    def start(self, log: Logger) -> None:
+        for port in (self.port, self.controller_port):
+            ensure_port_free(port, what="Kafka", hint="stop what holds it, or set KAFKA_BOOTSTRAP_SERVERS")
+        libs = ensure_jars(log)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self._properties()
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(resources.files("devstack").joinpath("log4j2.properties").read_text())
+        java = ["java", f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+        if not (self.data_dir / "log" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            log(f"formatting KRaft storage in {self.data_dir / 'log'} (cluster {cluster_id})")
+            subprocess.run(
+                [*java, "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id, "-c", str(config)],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+        self.process = spawn(
+            [*java[:1], f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+             "-XX:TieredStopAtLevel=1", *java[1:], "kafka.Kafka", str(config)],
+            log_file=self.log_file,
+        )
+        wait_until(self._port_open, timeout=90, what="Kafka broker", process=self.process,
+                   log_file=self.log_file)
+        asyncio.run(create_topics(self.bootstrap))
+
+    def _port_open(self) -> bool:
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, timeout=30)
+            self.process = None
+
+
+async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
+    """Create every topic and its `.dlq` (several partitions each); retries while the broker warms up."""
+    wanted = [*TOPICS, *(f"{topic}.dlq" for topic in TOPICS)]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [name for name in wanted if name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)
+                         for name in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+        finally:
+            await admin.close()

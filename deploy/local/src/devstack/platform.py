@@ -1,0 +1,97 @@
+"""The whole local platform in one object: used by `make run` and by the test session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.kafka import KafkaServer, create_topics
+from devstack.postgres import PostgresServer, create_databases
+from devstack.services import SERVICES, Fleet, database_name
+from devstack.smtp_sink import SmtpSink
+from devstack.system import Logger
+
+
+@dataclass
+class Ports:
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    postgres: int = 54329
+    smtp: int = 8025
+    service_offset: int = 0  # added to each service's default port (8001..8005)
+
+
+@dataclass
+class Platform:
+    root: Path
+    ports: Ports = field(default_factory=Ports)
+    durable: bool = True
+    log: Logger = print
+    kafka: KafkaServer | None = None
+    postgres: PostgresServer | None = None
+    smtp: SmtpSink | None = None
+    fleet: Fleet | None = None
+    database_url: str = ""
+    kafka_bootstrap: str = ""
+
+    def start_infrastructure(self) -> None:
+        """Kafka (or KAFKA_BOOTSTRAP_SERVERS), PostgreSQL (or DATABASE_URL), the SMTP sink."""
+        started = time.monotonic()
+        external_db = os.environ.get("DATABASE_URL")
+        if external_db:
+            self.log(f"PostgreSQL: using DATABASE_URL ({external_db.split('@')[-1]})")
+            self.database_url = external_db
+        else:
+            self.postgres = PostgresServer(port=self.ports.postgres,
+                                           data_dir=self.root / "postgres" / "data",
+                                           durable=self.durable)
+            self.log(f"PostgreSQL: starting on 127.0.0.1:{self.ports.postgres}")
+            self.postgres.start(self.log)
+            self.database_url = self.postgres.url
+        asyncio.run(create_databases(self.database_url, [database_name(s) for s in SERVICES]))
+        external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if external_kafka:
+            self.log(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS ({external_kafka})")
+            self.kafka_bootstrap = external_kafka
+            asyncio.run(create_topics(external_kafka))
+        else:
+            self.kafka = KafkaServer(port=self.ports.kafka,
+                                     controller_port=self.ports.kafka_controller,
+                                     data_dir=self.root / "kafka" / "node")
+            self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
+            self.kafka.start(self.log)
+            self.kafka_bootstrap = self.kafka.bootstrap
+        self.smtp = SmtpSink(port=self.ports.smtp, folder=self.root / "mail")
+        self.smtp.start()
+        self.log(f"infrastructure ready in {time.monotonic() - started:.1f}s")
+
+    def shared_env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports.smtp),
+        }
+
+    def start_services(self, *, extra_env: dict[str, str] | None = None) -> Fleet:
+        self.fleet = Fleet.configure(
+            shared_env={**self.shared_env(), **(extra_env or {})},
+            log_dir=self.root / "logs", port_offset=self.ports.service_offset,
+        )
+        self.log("services: starting identity, workspace, billing, invites, skool-ingest")
+        self.fleet.start()
+        return self.fleet
+
+    def stop(self) -> None:
+        """Services first (they drain), then the SMTP sink, Kafka and PostgreSQL."""
+        if self.fleet:
+            self.fleet.stop()
+        if self.smtp:
+            self.smtp.stop()
+        if self.kafka:
+            self.kafka.stop()
+        if self.postgres:
+            self.postgres.stop()

@@ -1,0 +1,92 @@
+"""Child processes that die with their parent and stop cleanly (no orphan java or postgres)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _preexec(run_as: str | None, death_signal: int) -> Callable[[], None]:
+    def setup() -> None:
+        os.setpgrp()  # Ctrl-C reaches the runner only; it stops children in order
+        if run_as is not None:
+            account = pwd.getpwnam(run_as)
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+        # After the credential change (which would clear it): die if the runner dies.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
+
+    return setup
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    log_file: Path,
+    env: dict[str, str] | None = None,
+    run_as: str | None = None,
+    death_signal: int = signal.SIGTERM,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a child whose output goes to `log_file`, killed by `death_signal` if we die."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            preexec_fn=_preexec(run_as, death_signal),
+        )
+
+
+def stop(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Signal a child and wait for it; kill it if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1,
+               process: subprocess.Popen[bytes] | None = None, log_file: Path | None = None) -> None:
+    """Poll `check` until it is true; fail with the log's tail if time runs out or the child dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}{_tail(log_file)}")
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s{_tail(log_file)}")
+
+
+def ensure_port_free(port: int, *, what: str, hint: str) -> None:
+    """Fail clearly when something else already listens where a server of ours must."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} for {what} is already in use; {hint}")
+
+
+def _tail(log_file: Path | None, lines: int = 30) -> str:
+    if log_file is None or not log_file.exists():
+        return ""
+    text = log_file.read_text(errors="replace").splitlines()[-lines:]
+    return "\n--- " + str(log_file) + " ---\n" + "\n".join(text)

@@ -1,0 +1,55 @@
+"""Build and sign auth-provider deliveries the way the provider does (Svix scheme, Clerk shape)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from svix.webhooks import Webhook
+
+
+def clerk_user_created(
+    *, user_id: str, email: str, first_name: str | None, last_name: str | None = None,
+    pending_invitation: str | None = None, updated_at_ms: int | None = None,
+    event_type: str = "user.created",
+) -> dict[str, Any]:
+    now_ms = updated_at_ms or int(time.time() * 1000)
+    email_id = f"idn_{uuid.uuid4().hex[:24]}"
+    metadata = {"pending_invitation": pending_invitation} if pending_invitation else {}
+    return {
+        "object": "event",
+        "type": event_type,
+        "timestamp": now_ms,
+        "data": {
+            "id": user_id,
+            "object": "user",
+            "email_addresses": [{"id": email_id, "email_address": email}],
+            "primary_email_address_id": email_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "image_url": None,
+            "public_metadata": metadata,
+            "created_at": now_ms,
+            "updated_at": now_ms,
+        },
+    }
+
+
+def signed_delivery(
+    payload: dict[str, Any] | bytes, *, secret: str, delivery_id: str | None = None,
+    timestamp: datetime | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The body and the `svix-*` headers of a delivery signed with `secret`."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    delivery_id = delivery_id or f"msg_{uuid.uuid4().hex}"
+    when = timestamp or datetime.now(UTC)
+    signature = Webhook(secret).sign(delivery_id, when, body.decode())
+    return body, {
+        "svix-id": delivery_id,
+        "svix-timestamp": str(int(when.timestamp())),
+        "svix-signature": signature,
+        "content-type": "application/json",
+    }
