@@ -18,8 +18,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
@@ -27,6 +26,7 @@ from shared.errors import install_error_handlers
 from shared.http.health import router as health_router
 from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
+from shared.messaging.subscribe import subscribe
 from shared.outbox.relay import OutboxRelay, idempotent_producer
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing
@@ -127,15 +127,7 @@ class ServiceRuntime:
                 retry=retry,
             )
             self.consumers.append(consumer)
-            broker.subscriber(
-                subscription.topic,
-                group_id=settings.consumer_group,
-                auto_offset_reset="earliest",
-                # Commit the offset only after the handler returned (its transaction committed);
-                # on an exception, seek back so the record is delivered again.
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                max_poll_interval_ms=120_000,
-            )(_record_handler(consumer))
+            subscribe(broker, consumer, group_id=settings.consumer_group)
         return broker
 
     async def _connect_broker(self) -> None:
@@ -172,10 +164,3 @@ class ServiceRuntime:
                 checks["broker"] = await self.broker.ping(timeout=2.0)
         return checks
 
-
-def _record_handler(consumer: EventConsumer):  # type: ignore[no-untyped-def]
-    async def handle(message: KafkaMessage) -> None:
-        await consumer.handle_record(message.raw_message)  # type: ignore[arg-type]
-
-    handle.__name__ = f"{consumer.name}_{consumer.topic.replace('.', '_')}"
-    return handle

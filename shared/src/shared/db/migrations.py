@@ -15,6 +15,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 OUTBOX_CHANNEL = "outbox"
+# NOTIFY is delivered at commit, so the relay wakes exactly when a new event becomes visible.
+OUTBOX_NOTIFY_DDL = (
+    "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+    "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
+)
 
 
 def create_outbox_and_inbox() -> None:
@@ -34,15 +41,8 @@ def create_outbox_and_inbox() -> None:
     op.create_index(
         "ix_outbox_unsent", "outbox", ["position"], postgresql_where=sa.text("sent_at IS NULL")
     )
-    # NOTIFY is delivered at commit, so the relay wakes exactly when a new event becomes visible.
-    op.execute(
-        "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$"
-    )
-    op.execute(
-        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
-    )
+    for statement in OUTBOX_NOTIFY_DDL:
+        op.execute(statement)
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.String, primary_key=True),

@@ -1,0 +1,51 @@
+"""Pytest fixtures that start the real platform once per test session.
+
+The test platform uses its own ports (Kafka 19092, PostgreSQL 55432, services 18001-18005) and
+its own data folder (`.local/test-run`, wiped at the start), so it never touches a running
+`make run`. Nothing is skipped when a server cannot start: the session fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.paths import local_dir
+from devstack.platform import Platform, Ports
+from devstack.services import Fleet
+
+TEST_PORTS = Ports(kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025,
+                   service_offset=10000)
+TEST_SERVICE_KEY = "test-service-key"
+TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
+# Fast retries in tests; production keeps the defaults in ServiceSettings.
+TEST_ENV = {
+    "PLATFORM_ENVIRONMENT": "test",
+    "PLATFORM_SERVICE_KEY": TEST_SERVICE_KEY,
+    "IDENTITY_AUTH_WEBHOOK_SECRET": TEST_AUTH_SECRET,
+    "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
+    "BILLING_STRIPE_API_KEY": "sk_test_backbone",
+    "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",
+}
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    root = local_dir() / "test-run"
+    shutil.rmtree(root, ignore_errors=True)
+    started = Platform(root=root, ports=TEST_PORTS, durable=False,
+                       log=lambda message: print(f"[platform] {message}", flush=True))
+    try:
+        started.start_infrastructure()
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def services(platform: Platform) -> Iterator[Fleet]:
+    fleet = platform.start_services(extra_env=TEST_ENV)
+    yield fleet
+    fleet.stop()

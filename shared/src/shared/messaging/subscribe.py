@@ -1,0 +1,29 @@
+"""Attaching an EventConsumer to a FastStream Kafka broker with the delivery semantics we need."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from shared.messaging.consumer import EventConsumer
+
+
+def subscribe(broker: KafkaBroker, consumer: EventConsumer, *, group_id: str) -> None:
+    """Consume `consumer.topic` in `group_id`, committing offsets only after the handler returns.
+
+    FastStream's Kafka default acknowledges first (at-most-once). NACK_ON_ERROR commits after
+    the handler returned, that is after its transaction committed; on an exception it seeks
+    back so the record is delivered again.
+    """
+
+    async def handle(message: KafkaMessage) -> None:
+        await consumer.handle_record(message.raw_message)  # type: ignore[arg-type]
+
+    handle.__name__ = f"{consumer.name}__{consumer.topic.replace('.', '_').replace('-', '_')}"
+    broker.subscriber(
+        consumer.topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_poll_interval_ms=120_000,
+    )(handle)
