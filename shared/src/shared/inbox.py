@@ -5,20 +5,19 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db.tables import InboxEntry
 
 
-async def claim_event(
-    session: AsyncSession, *, consumer: str, event_id: uuid.UUID, event_type: str
-) -> bool:
+async def claim_event(session: AsyncSession, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
     """Record the event for this consumer; False if it was already processed (a duplicate)."""
     statement = (
         insert(InboxEntry)
         .values(consumer=consumer, event_id=event_id, event_type=event_type)
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(InboxEntry.event_id)  # type: ignore[arg-type]
+        .returning(col(InboxEntry.event_id))
     )
     result = await session.execute(statement)
     return result.first() is not None

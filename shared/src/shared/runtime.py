@@ -163,4 +163,3 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 checks["broker"] = await self.broker.ping(timeout=2.0)
         return checks
-

@@ -38,9 +38,7 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     database_url: str | None = None
     database_server_url: str = Field(default=DEV_DATABASE_SERVER, validation_alias="DATABASE_URL")
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
-    )
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
     smtp_host: str = Field(default="127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(default=8025, validation_alias="SMTP_PORT")

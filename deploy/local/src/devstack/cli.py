@@ -96,8 +96,9 @@ def signup(args: argparse.Namespace) -> int:
         return 1
     deadline = started + args.timeout
     while time.monotonic() < deadline:
-        claims = httpx.get(f"{args.identity}/v1/users/{user_id}/claims",
-                           headers={"X-Service-Key": key}).json()
+        claims = httpx.get(
+            f"{args.identity}/v1/users/{user_id}/claims", headers={"X-Service-Key": key}
+        ).json()
         if claims.get("plan"):
             _say(f"claims after {(time.monotonic() - started) * 1000:.0f} ms: {claims}")
             return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -46,8 +47,16 @@ def ensure_jars(log: Logger) -> Path:
     if target.exists():
         shutil.rmtree(target)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={target}", "-DincludeScope=runtime"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={target}",
+            "-DincludeScope=runtime",
+        ],
         check=True,
     )
     marker.write_text(POM.read_text())
@@ -75,26 +84,28 @@ class KafkaServer:
     def _properties(self) -> Path:
         config = self.data_dir / "server.properties"
         config.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={self.data_dir / 'log'}",
-                f"num.partitions={PARTITIONS}",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=6",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=false",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={self.data_dir / 'log'}",
+                    f"num.partitions={PARTITIONS}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "",
+                ]
+            )
         )
         return config
 
@@ -106,23 +117,46 @@ class KafkaServer:
         config = self._properties()
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(resources.files("devstack").joinpath("log4j2.properties").read_text())
-        java = ["java", f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
-                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+        java = [
+            "java",
+            f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{libs}/*",
+        ]
         if not (self.data_dir / "log" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             log(f"formatting KRaft storage in {self.data_dir / 'log'} (cluster {cluster_id})")
             subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id, "-c", str(config)],
-                check=True, stdout=subprocess.DEVNULL,
+                [
+                    *java,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(config),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
         self.process = spawn(
-            [*java[:1], f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
-             "-XX:TieredStopAtLevel=1", *java[1:], "kafka.Kafka", str(config)],
+            [
+                *java[:1],
+                f"-Xmx{self.heap}",
+                f"-Xms{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:TieredStopAtLevel=1",
+                *java[1:],
+                "kafka.Kafka",
+                str(config),
+            ],
             log_file=self.log_file,
         )
-        wait_until(self._port_open, timeout=90, what="Kafka broker", process=self.process,
-                   log_file=self.log_file)
+        wait_until(
+            self._port_open, timeout=90, what="Kafka broker", process=self.process, log_file=self.log_file
+        )
         asyncio.run(create_topics(self.bootstrap))
 
     def _port_open(self) -> bool:
@@ -147,13 +181,10 @@ async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
             existing = set(await admin.list_topics())
             missing = [name for name in wanted if name not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)
-                         for name in missing]
+                        [NewTopic(name, num_partitions=PARTITIONS, replication_factor=1) for name in missing]
                     )
-                except TopicAlreadyExistsError:
-                    pass
             return
         except Exception:
             if asyncio.get_running_loop().time() > deadline:

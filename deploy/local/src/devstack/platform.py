@@ -45,9 +45,9 @@ class Platform:
             self.log(f"PostgreSQL: using DATABASE_URL ({external_db.split('@')[-1]})")
             self.database_url = external_db
         else:
-            self.postgres = PostgresServer(port=self.ports.postgres,
-                                           data_dir=self.root / "postgres" / "data",
-                                           durable=self.durable)
+            self.postgres = PostgresServer(
+                port=self.ports.postgres, data_dir=self.root / "postgres" / "data", durable=self.durable
+            )
             self.log(f"PostgreSQL: starting on 127.0.0.1:{self.ports.postgres}")
             self.postgres.start(self.log)
             self.database_url = self.postgres.url
@@ -58,9 +58,11 @@ class Platform:
             self.kafka_bootstrap = external_kafka
             asyncio.run(create_topics(external_kafka))
         else:
-            self.kafka = KafkaServer(port=self.ports.kafka,
-                                     controller_port=self.ports.kafka_controller,
-                                     data_dir=self.root / "kafka" / "node")
+            self.kafka = KafkaServer(
+                port=self.ports.kafka,
+                controller_port=self.ports.kafka_controller,
+                data_dir=self.root / "kafka" / "node",
+            )
             self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
             self.kafka.start(self.log)
             self.kafka_bootstrap = self.kafka.bootstrap
@@ -79,7 +81,8 @@ class Platform:
     def start_services(self, *, extra_env: dict[str, str] | None = None) -> Fleet:
         self.fleet = Fleet.configure(
             shared_env={**self.shared_env(), **(extra_env or {})},
-            log_dir=self.root / "logs", port_offset=self.ports.service_offset,
+            log_dir=self.root / "logs",
+            port_offset=self.ports.service_offset,
         )
         self.log("services: starting identity, workspace, billing, invites, skool-ingest")
         self.fleet.start()

@@ -57,24 +57,50 @@ class PostgresServer:
         if not (self.data_dir / "PG_VERSION").exists():
             log(f"initialising a PostgreSQL cluster in {self.data_dir}")
             subprocess.run(
-                [f"{bindir}/initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
-                 "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
-                check=True, stdout=subprocess.DEVNULL,
+                [
+                    f"{bindir}/initdb",
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
                 preexec_fn=_as(account),
             )
-        settings = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        settings = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                         "-c", "full_page_writes=off"]
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.log_file.touch()
         self._prepare_dir(account)
         self.process = spawn(
             [f"{bindir}/postgres", "-D", str(self.data_dir), "-p", str(self.port), *settings],
-            log_file=self.log_file, run_as=account, death_signal=signal.SIGINT,
+            log_file=self.log_file,
+            run_as=account,
+            death_signal=signal.SIGINT,
         )
-        wait_until(self._accepts, timeout=60, what="PostgreSQL", process=self.process,
-                   log_file=self.log_file, interval=0.2)
+        wait_until(
+            self._accepts,
+            timeout=60,
+            what="PostgreSQL",
+            process=self.process,
+            log_file=self.log_file,
+            interval=0.2,
+        )
 
     def _accepts(self) -> bool:
         async def probe() -> bool:

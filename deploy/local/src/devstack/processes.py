@@ -62,8 +62,15 @@ def stop(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout
         process.wait()
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1,
-               process: subprocess.Popen[bytes] | None = None, log_file: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    process: subprocess.Popen[bytes] | None = None,
+    log_file: Path | None = None,
+) -> None:
     """Poll `check` until it is true; fail with the log's tail if time runs out or the child dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,8 +16,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.services import Fleet
 
-TEST_PORTS = Ports(kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025,
-                   service_offset=10000)
+TEST_PORTS = Ports(kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, service_offset=10000)
 TEST_SERVICE_KEY = "test-service-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
 # Fast retries in tests; production keeps the defaults in ServiceSettings.
@@ -35,8 +34,12 @@ TEST_ENV = {
 def platform() -> Iterator[Platform]:
     root = local_dir() / "test-run"
     shutil.rmtree(root, ignore_errors=True)
-    started = Platform(root=root, ports=TEST_PORTS, durable=False,
-                       log=lambda message: print(f"[platform] {message}", flush=True))
+    started = Platform(
+        root=root,
+        ports=TEST_PORTS,
+        durable=False,
+        log=lambda message: print(f"[platform] {message}", flush=True),
+    )
     try:
         started.start_infrastructure()
         yield started

@@ -47,8 +47,7 @@ class RunningService:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = spawn([sys.executable, "-m", self.spec.package], log_file=self.log_file,
-                             env=self.env)
+        self.process = spawn([sys.executable, "-m", self.spec.package], log_file=self.log_file, env=self.env)
 
     def wait_ready(self, timeout: float = 90) -> None:
         def ready() -> bool:
@@ -57,8 +56,14 @@ class RunningService:
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, timeout=timeout, what=f"service {self.spec.name}", process=self.process,
-                   log_file=self.log_file, interval=0.1)
+        wait_until(
+            ready,
+            timeout=timeout,
+            what=f"service {self.spec.name}",
+            process=self.process,
+            log_file=self.log_file,
+            interval=0.1,
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -78,8 +83,9 @@ class Fleet:
     services: dict[str, RunningService] = field(default_factory=dict)
 
     @classmethod
-    def configure(cls, *, shared_env: dict[str, str], log_dir: Path, port_offset: int = 0,
-                  only: list[str] | None = None) -> Fleet:
+    def configure(
+        cls, *, shared_env: dict[str, str], log_dir: Path, port_offset: int = 0, only: list[str] | None = None
+    ) -> Fleet:
         fleet = cls()
         for spec in SERVICES:
             if only is not None and spec.name not in only:

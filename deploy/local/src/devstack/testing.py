@@ -1,22 +1,34 @@
-"""Helpers for tests that run against the real platform: polling, SQL, Kafka offsets."""
+"""Helpers for tests that run against the real platform: factories, polling, SQL, Kafka offsets."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from devstack.platform import Platform
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
+from devstack.services import Fleet
+from devstack.webhooks import clerk_user_created, signed_delivery
 
 T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 30,
-    interval: float = 0.02, what: str = "condition",
+    probe: Callable[[], Awaitable[T]],
+    *,
+    until: Callable[[T], bool],
+    timeout: float = 30,
+    interval: float = 0.02,
+    what: str = "condition",
 ) -> T:
     """Poll `probe` until `until(result)` holds; fail with the last result at the deadline."""
     deadline = time.monotonic() + timeout
@@ -36,7 +48,8 @@ def database_url(server_url: str, name: str) -> str:
 async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(url)
     try:
-        return await connection.fetch(sql, *args)
+        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+        return rows
     finally:
         await connection.close()
 
@@ -78,5 +91,66 @@ async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: floa
     await eventually(
         committed,
         until=lambda done: all(done.get(tp, 0) >= end for tp, end in targets.items() if end > 0),
-        timeout=timeout, interval=0.05, what=f"{group} consumed {topic}",
+        timeout=timeout,
+        interval=0.05,
+        what=f"{group} consumed {topic}",
     )
+
+
+# --- signup factories and probes -------------------------------------------------
+
+
+def new_user_id() -> str:
+    return f"user_{uuid.uuid4().hex[:24]}"
+
+
+def signup_delivery(
+    *,
+    user_id: str,
+    first_name: str | None = "Ada",
+    email: str | None = None,
+    secret: str = TEST_AUTH_SECRET,
+    delivery_id: str | None = None,
+    timestamp: datetime | None = None,
+    event_type: str = "user.created",
+    updated_at_ms: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    payload = clerk_user_created(
+        user_id=user_id,
+        email=email or f"{user_id}@example.com",
+        first_name=first_name,
+        event_type=event_type,
+        updated_at_ms=updated_at_ms,
+    )
+    return signed_delivery(payload, secret=secret, delivery_id=delivery_id, timestamp=timestamp)
+
+
+async def post_auth_webhook(fleet: Fleet, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=fleet["identity"].url, timeout=10) as client:
+        return await client.post("/v1/webhooks/auth", content=body, headers=headers)
+
+
+async def read_claims(fleet: Fleet, user_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=fleet["identity"].url, timeout=10) as client:
+        response = await client.get(
+            f"/v1/users/{user_id}/claims", headers={"X-Service-Key": TEST_SERVICE_KEY}
+        )
+    return {"status": response.status_code, **response.json()}
+
+
+async def complete_claims(fleet: Fleet, user_id: str, timeout: float = 30) -> dict[str, Any]:
+    """Poll (no sleeps) until the user's claims name a plan."""
+    return await eventually(
+        lambda: read_claims(fleet, user_id),
+        until=lambda claims: bool(claims.get("plan")),
+        timeout=timeout,
+        what=f"complete claims for {user_id}",
+    )
+
+
+def service_db(platform: Platform, service: str) -> str:
+    return database_url(platform.database_url, service.replace("-", "_"))
+
+
+async def count(platform: Platform, service: str, sql: str, *args: Any) -> int:
+    return int(await fetchval(service_db(platform, service), sql, *args))

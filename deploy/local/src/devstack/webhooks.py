@@ -12,8 +12,13 @@ from svix.webhooks import Webhook
 
 
 def clerk_user_created(
-    *, user_id: str, email: str, first_name: str | None, last_name: str | None = None,
-    pending_invitation: str | None = None, updated_at_ms: int | None = None,
+    *,
+    user_id: str,
+    email: str,
+    first_name: str | None,
+    last_name: str | None = None,
+    pending_invitation: str | None = None,
+    updated_at_ms: int | None = None,
     event_type: str = "user.created",
 ) -> dict[str, Any]:
     now_ms = updated_at_ms or int(time.time() * 1000)
@@ -39,7 +44,10 @@ def clerk_user_created(
 
 
 def signed_delivery(
-    payload: dict[str, Any] | bytes, *, secret: str, delivery_id: str | None = None,
+    payload: dict[str, Any] | bytes,
+    *,
+    secret: str,
+    delivery_id: str | None = None,
     timestamp: datetime | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The body and the `svix-*` headers of a delivery signed with `secret`."""

@@ -18,6 +18,4 @@ async def on_org_created(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-SUBSCRIPTIONS = (
-    Subscription(topic=WORKSPACE_ORGS, handlers={OrgCreated.event_type: on_org_created}),
-)
+SUBSCRIPTIONS = (Subscription(topic=WORKSPACE_ORGS, handlers={OrgCreated.event_type: on_org_created}),)

@@ -14,22 +14,16 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/webhooks/auth", response_model=WebhookReceipt, tags=["webhooks"])
-async def receive_auth_webhook(
-    request: Request, session: DbSession, settings: Settings
-) -> WebhookReceipt:
+async def receive_auth_webhook(request: Request, session: DbSession, settings: Settings) -> WebhookReceipt:
     """The auth provider's user.created / user.updated / user.deleted deliveries (Svix-signed)."""
     body = await request.body()
-    delivery_id = verify_delivery(
-        secret=settings.auth_webhook_secret, body=body, headers=request.headers
-    )
+    delivery_id = verify_delivery(secret=settings.auth_webhook_secret, body=body, headers=request.headers)
     event = parse_event(body)
     status = await process_delivery(session, delivery_id=delivery_id, event=event)
     return WebhookReceipt(status=status, delivery_id=delivery_id)
 
 
-@router.get(
-    "/users/{user_id}/claims", response_model=ClaimsRead, dependencies=[ServiceKey], tags=["claims"]
-)
+@router.get("/users/{user_id}/claims", response_model=ClaimsRead, dependencies=[ServiceKey], tags=["claims"])
 async def read_claims(user_id: str, session: DbSession) -> ClaimsRead:
     """The claims a token for this user would carry (trusted backends only: X-Service-Key)."""
     return await get_claims(session, user_id=user_id)

@@ -15,7 +15,10 @@ from shared.runtime import Subscription
 async def on_membership_added(session: AsyncSession, event: Envelope) -> None:
     data = event.payload(MembershipAdded)
     await add_membership(
-        session, user_id=data.user_id, org_id=data.org_id, role=data.role,
+        session,
+        user_id=data.user_id,
+        org_id=data.org_id,
+        role=data.role,
         is_personal_org=data.is_personal_org,
     )
 

@@ -1,8 +1,7 @@
 """`python -m invites`: run the service alone (migrations are applied at start)."""
 
-from shared.entrypoint import serve
-
 from invites.settings import InvitesSettings
+from shared.entrypoint import serve
 
 if __name__ == "__main__":
     serve("invites.app:create_app", InvitesSettings())

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shared.runtime import ServiceRuntime
 from skool_ingest import api
 from skool_ingest.handlers import SUBSCRIPTIONS
 from skool_ingest.settings import SkoolIngestSettings
-from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: SkoolIngestSettings | None = None) -> FastAPI:

@@ -1,7 +1,6 @@
 """`python -m workspace`: run the service alone (migrations are applied at start)."""
 
 from shared.entrypoint import serve
-
 from workspace.settings import WorkspaceSettings
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shared.runtime import ServiceRuntime
 from workspace import api
 from workspace.handlers import SUBSCRIPTIONS
 from workspace.settings import WorkspaceSettings
-from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:

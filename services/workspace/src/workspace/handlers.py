@@ -15,6 +15,4 @@ async def on_user_created(session: AsyncSession, event: Envelope) -> None:
     await provision_new_user(session, user=event.payload(UserCreated))
 
 
-SUBSCRIPTIONS = (
-    Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: on_user_created}),
-)
+SUBSCRIPTIONS = (Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: on_user_created}),)

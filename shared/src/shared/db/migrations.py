@@ -8,10 +8,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 OUTBOX_CHANNEL = "outbox"
@@ -19,8 +18,7 @@ OUTBOX_CHANNEL = "outbox"
 OUTBOX_NOTIFY_DDL = (
     "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
     f"BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$",
-    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
-    "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
 )
 
 
@@ -38,9 +36,7 @@ def create_outbox_and_inbox() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index(
-        "ix_outbox_unsent", "outbox", ["position"], postgresql_where=sa.text("sent_at IS NULL")
-    )
+    op.create_index("ix_outbox_unsent", "outbox", ["position"], postgresql_where=sa.text("sent_at IS NULL"))
     for statement in OUTBOX_NOTIFY_DDL:
         op.execute(statement)
     op.create_table(
@@ -48,7 +44,9 @@ def create_outbox_and_inbox() -> None:
         sa.Column("consumer", sa.String, primary_key=True),
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("event_type", sa.String, nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
+        ),
     )
 
 

@@ -28,9 +28,7 @@ class OutboxMessage(SQLModel, table=True):
     """An event waiting to be (or already) published; written in the same transaction as its change."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_unsent", "position", postgresql_where=text("sent_at IS NULL")),
-    )
+    __table_args__ = (Index("ix_outbox_unsent", "position", postgresql_where=text("sent_at IS NULL")),)
 
     position: int | None = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -40,7 +41,7 @@ class Envelope(BaseModel):
     traceparent: str | None = None
     data: dict[str, Any]
 
-    def payload(self, schema: type[DataT]) -> DataT:
+    def payload(self, schema: builtins.type[DataT]) -> DataT:
         """Parse `data` with the schema registered for this event type."""
         return schema.model_validate(self.data)
 
@@ -52,9 +53,7 @@ class Envelope(BaseModel):
         return cls.model_validate_json(raw)
 
 
-def new_envelope(
-    *, source: str, subject: str, data: EventData, traceparent: str | None = None
-) -> Envelope:
+def new_envelope(*, source: str, subject: str, data: EventData, traceparent: str | None = None) -> Envelope:
     """Wrap a payload in a fresh envelope (new id, now)."""
     return Envelope(
         id=uuid.uuid4(),

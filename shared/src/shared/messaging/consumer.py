@@ -83,11 +83,17 @@ class EventConsumer:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return  # another consumer's event on a shared topic
-        attributes = {"messaging.system": "kafka", "messaging.destination.name": self.topic,
-                      "messaging.message.id": str(envelope.id), "event.type": envelope.type}
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": self.topic,
+            "messaging.message.id": str(envelope.id),
+            "event.type": envelope.type,
+        }
         traceparent = headers.get("traceparent") or envelope.traceparent
         with span_from_traceparent(
-            f"{self.name} handle {envelope.type}", traceparent, kind=SpanKind.CONSUMER,
+            f"{self.name} handle {envelope.type}",
+            traceparent,
+            kind=SpanKind.CONSUMER,
             attributes=attributes,
         ):
             await self._apply_with_retries(record, envelope, handler)
@@ -98,9 +104,7 @@ class EventConsumer:
         attempts = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_attempts),
-            wait=wait_exponential_jitter(
-                initial=self.retry.initial_seconds, max=self.retry.max_seconds
-            ),
+            wait=wait_exponential_jitter(initial=self.retry.initial_seconds, max=self.retry.max_seconds),
             retry=retry_if_not_exception_type((PermanentError, ValidationError)),
         )
         try:
@@ -114,12 +118,23 @@ class EventConsumer:
                 # The database or broker is down, not the message bad: leave the offset
                 # uncommitted so the record is redelivered once the world is back.
                 raise InfrastructureUnavailable(repr(error)) from error
-            log.warning("%s: %s %s failed %d times, dead-lettered: %r",
-                        self.name, envelope.type, envelope.id, attempts, error)
+            log.warning(
+                "%s: %s %s failed %d times, dead-lettered: %r",
+                self.name,
+                envelope.type,
+                envelope.id,
+                attempts,
+                error,
+            )
             await self.dead_letters.publish(record, error=repr(error), attempts=attempts)
         except (PermanentError, ValidationError) as error:
-            log.warning("%s: %s %s cannot be processed, dead-lettered: %r",
-                        self.name, envelope.type, envelope.id, error)
+            log.warning(
+                "%s: %s %s cannot be processed, dead-lettered: %r",
+                self.name,
+                envelope.type,
+                envelope.id,
+                error,
+            )
             await self.dead_letters.publish(record, error=repr(error), attempts=attempts)
 
     async def _apply_once(self, envelope: Envelope, handler: EventHandler) -> None:

@@ -15,14 +15,18 @@ DLQ_CONSUMER = "dlq-consumer"
 DLQ_ORIGINAL_TOPIC = "dlq-original-topic"
 DLQ_ORIGINAL_PARTITION = "dlq-original-partition"
 DLQ_ORIGINAL_OFFSET = "dlq-original-offset"
-_DLQ_HEADERS = {DLQ_ERROR, DLQ_ATTEMPTS, DLQ_CONSUMER, DLQ_ORIGINAL_TOPIC,
-                DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_OFFSET}
+_DLQ_HEADERS = {
+    DLQ_ERROR,
+    DLQ_ATTEMPTS,
+    DLQ_CONSUMER,
+    DLQ_ORIGINAL_TOPIC,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_OFFSET,
+}
 
 
 class DeadLetterPublisher(Protocol):
-    async def publish(
-        self, record: ConsumerRecord[bytes, bytes], *, error: str, attempts: int
-    ) -> None: ...
+    async def publish(self, record: ConsumerRecord[bytes, bytes], *, error: str, attempts: int) -> None: ...
 
 
 class KafkaDeadLetterPublisher:
@@ -32,9 +36,7 @@ class KafkaDeadLetterPublisher:
         self._consumer = consumer
         self._producer = producer
 
-    async def publish(
-        self, record: ConsumerRecord[bytes, bytes], *, error: str, attempts: int
-    ) -> None:
+    async def publish(self, record: ConsumerRecord[bytes, bytes], *, error: str, attempts: int) -> None:
         headers = list(record.headers or ())
         headers += [
             (DLQ_ERROR, error[:4000].encode()),

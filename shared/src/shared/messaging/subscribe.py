@@ -17,7 +17,7 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, *, group_id: str) ->
     """
 
     async def handle(message: KafkaMessage) -> None:
-        await consumer.handle_record(message.raw_message)  # type: ignore[arg-type]
+        await consumer.handle_record(message.raw_message)
 
     handle.__name__ = f"{consumer.name}__{consumer.topic.replace('.', '_').replace('-', '_')}"
     broker.subscriber(

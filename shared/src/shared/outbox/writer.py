@@ -10,9 +10,7 @@ from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
 
 
-async def record_event(
-    session: AsyncSession, *, source: str, subject: str, data: EventData
-) -> Envelope:
+async def record_event(session: AsyncSession, *, source: str, subject: str, data: EventData) -> Envelope:
     """Add `data` as a new event on its topic, keyed by `subject` (the aggregate id)."""
     traceparent = current_traceparent()
     envelope = new_envelope(source=source, subject=subject, data=data, traceparent=traceparent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load_catalog
@@ -33,16 +34,17 @@ async def start_subscription(
     inserted = (
         await session.execute(
             insert(Subscription)
-            .values(org_id=org_id, plan=plan.code, status="active", version=1,
-                    is_personal=is_personal)
+            .values(org_id=org_id, plan=plan.code, status="active", version=1, is_personal=is_personal)
             .on_conflict_do_nothing(index_elements=["org_id"])
-            .returning(Subscription.org_id)  # type: ignore[arg-type]
+            .returning(col(Subscription.org_id))
         )
     ).first()
     if inserted is None:
         return False
     await record_event(
-        session, source=SOURCE, subject=org_id,
+        session,
+        source=SOURCE,
+        subject=org_id,
         data=_changed(org_id=org_id, plan=plan, status="active", version=1),
     )
     return True
@@ -50,8 +52,13 @@ async def start_subscription(
 
 def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> SubscriptionChanged:
     return SubscriptionChanged(
-        org_id=org_id, plan=plan.code, plan_kind=plan.kind, status=status, version=version,
-        limits=plan.limits, features=plan.features,
+        org_id=org_id,
+        plan=plan.code,
+        plan_kind=plan.kind,
+        status=status,
+        version=version,
+        limits=plan.limits,
+        features=plan.features,
     )
 
 
@@ -62,6 +69,10 @@ async def get_subscription(session: AsyncSession, *, org_id: str) -> Subscriptio
         raise SubscriptionNotFound(f"org {org_id} has no subscription")
     plan = load_catalog().get(subscription.plan)
     return SubscriptionRead(
-        org_id=org_id, plan=plan.code, status=subscription.status, version=subscription.version,
-        limits=plan.limits, features=plan.features,
+        org_id=org_id,
+        plan=plan.code,
+        status=subscription.status,
+        version=subscription.version,
+        limits=plan.limits,
+        features=plan.features,
     )

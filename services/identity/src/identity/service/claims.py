@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from identity.errors import UserNotFound
@@ -32,14 +33,13 @@ async def add_membership(
 
 async def set_org_plan(session: AsyncSession, *, org_id: str, plan: str, version: int) -> None:
     """Project an org's plan, keeping only the newest version (events may come late)."""
-    table = OrgPlanView.__table__
     await session.execute(
         insert(OrgPlanView)
         .values(org_id=org_id, plan=plan, version=version)
         .on_conflict_do_update(
             index_elements=["org_id"],
             set_={"plan": plan, "version": version},
-            where=table.c.version < version,
+            where=col(OrgPlanView.version) < version,
         )
     )
 
@@ -51,18 +51,28 @@ async def get_claims(session: AsyncSession, *, user_id: str) -> ClaimsRead:
         raise UserNotFound(f"no user {user_id}")
     row = (
         await session.execute(
-            select(MembershipView.org_id, MembershipView.role, MembershipView.is_personal_org,
-                   OrgPlanView.plan)
+            select(
+                col(MembershipView.org_id),
+                col(MembershipView.role),
+                col(MembershipView.is_personal_org),
+                col(OrgPlanView.plan),
+            )
             .select_from(UserClaims)
-            .join(MembershipView, (MembershipView.user_id == UserClaims.user_id)
-                  & (MembershipView.org_id == UserClaims.active_org_id))
-            .outerjoin(OrgPlanView, OrgPlanView.org_id == UserClaims.active_org_id)
-            .where(UserClaims.user_id == user_id)
+            .join(
+                MembershipView,
+                (col(MembershipView.user_id) == col(UserClaims.user_id))
+                & (col(MembershipView.org_id) == col(UserClaims.active_org_id)),
+            )
+            .outerjoin(OrgPlanView, col(OrgPlanView.org_id) == col(UserClaims.active_org_id))
+            .where(col(UserClaims.user_id) == user_id)
         )
     ).first()
     if row is None:
         return ClaimsRead(user_id=user_id, org_id=None, org_role=None, is_personal_org=None, plan=None)
     return ClaimsRead(
-        user_id=user_id, org_id=row.org_id, org_role=row.role,
-        is_personal_org=row.is_personal_org, plan=row.plan,
+        user_id=user_id,
+        org_id=row.org_id,
+        org_role=row.role,
+        is_personal_org=row.is_personal_org,
+        plan=row.plan,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import literal_column
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from identity.models import AuthDelivery, User
@@ -24,7 +25,7 @@ async def record_delivery(
         insert(AuthDelivery)
         .values(svix_id=delivery_id, event_type=event_type, payload=payload)
         .on_conflict_do_nothing(index_elements=["svix_id"])
-        .returning(AuthDelivery.svix_id)  # type: ignore[arg-type]
+        .returning(col(AuthDelivery.svix_id))
     )
     return (await session.execute(statement)).first() is not None
 
@@ -47,7 +48,7 @@ async def create_user(session: AsyncSession, *, user: ClerkUser) -> bool:
         insert(User)
         .values(**_user_values(user))
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(User.id)  # type: ignore[arg-type]
+        .returning(col(User.id))
     )
     if (await session.execute(statement)).first() is None:
         return False
@@ -59,17 +60,14 @@ async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
     """Apply a newer profile; returns "created", "updated" or "stale" (older than what we have)."""
     values = _user_values(user)
     values.pop("pending_invitation")
-    table = User.__table__
-    statement = (
-        insert(User)
-        .values(**values)
-        .on_conflict_do_update(
+    upsert = insert(User).values(**values)
+    statement: Any = (
+        upsert.on_conflict_do_update(
             index_elements=["id"],
-            set_={name: getattr(insert(User).excluded, name) for name in values if name != "id"},
-            where=(table.c.provider_updated_at < insert(User).excluded.provider_updated_at)
-            & table.c.deleted_at.is_(None),
-        )
-        .returning(literal_column("xmax = 0").label("inserted"))
+            set_={name: getattr(upsert.excluded, name) for name in values if name != "id"},
+            where=(col(User.provider_updated_at) < upsert.excluded.provider_updated_at)
+            & col(User.deleted_at).is_(None),
+        ).returning(literal_column("xmax = 0").label("inserted"))
     )
     row = (await session.execute(statement)).first()
     if row is None:
@@ -95,14 +93,13 @@ async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
 
 async def delete_user(session: AsyncSession, *, user: ClerkDeletedUser) -> bool:
     """Tombstone the user (kept, so a late `user.created` cannot revive it); True if it was live."""
-    table = User.__table__
     statement = (
-        insert(User)
+        insert(User)  # type: ignore[var-annotated]
         .values(id=user.id, provider_updated_at=0, deleted_at=literal_column("now()"))
         .on_conflict_do_update(
             index_elements=["id"],
             set_={"deleted_at": literal_column("now()")},
-            where=table.c.deleted_at.is_(None),
+            where=col(User.deleted_at).is_(None),
         )
         .returning(literal_column("xmax = 0").label("inserted"))
     )

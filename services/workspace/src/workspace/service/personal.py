@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.events.schemas.workspace import MembershipAdded, OrgCreated
@@ -35,10 +36,16 @@ async def create_personal_org(
     inserted = (
         await session.execute(
             insert(Org)
-            .values(id=org_id, name=name, slug=slug, is_personal=True,
-                    personal_user_id=user_id, settings=PERSONAL_SETTINGS)
+            .values(
+                id=org_id,
+                name=name,
+                slug=slug,
+                is_personal=True,
+                personal_user_id=user_id,
+                settings=PERSONAL_SETTINGS,
+            )
             .on_conflict_do_nothing(index_elements=["personal_user_id"])
-            .returning(Org.id)  # type: ignore[arg-type]
+            .returning(col(Org.id))
         )
     ).first()
     if inserted is None:
@@ -49,14 +56,19 @@ async def create_personal_org(
         session,
         source=SOURCE,
         subject=subject,
-        data=OrgCreated(org_id=subject, name=name, slug=slug, is_personal=True,
-                        owner_user_id=user_id, initial_plan=PERSONAL_PLAN),
+        data=OrgCreated(
+            org_id=subject,
+            name=name,
+            slug=slug,
+            is_personal=True,
+            owner_user_id=user_id,
+            initial_plan=PERSONAL_PLAN,
+        ),
     )
     await record_event(
         session,
         source=SOURCE,
         subject=subject,
-        data=MembershipAdded(org_id=subject, user_id=user_id, role=Role.TRAINEE,
-                             is_personal_org=True),
+        data=MembershipAdded(org_id=subject, user_id=user_id, role=Role.TRAINEE, is_personal_org=True),
     )
     return org_id

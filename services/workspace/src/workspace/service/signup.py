@@ -28,6 +28,4 @@ async def provision_new_user(session: AsyncSession, *, user: UserCreated) -> Non
     """Give a newly signed-up user the workspace their signup path calls for."""
     match choose_signup_path(user):
         case SignupPath.PERSONAL:
-            await create_personal_org(
-                session, user_id=user.user_id, first_name=user.first_name
-            )
+            await create_personal_org(session, user_id=user.user_id, first_name=user.first_name)
