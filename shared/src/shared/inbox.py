@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db.tables import InboxEntry
 

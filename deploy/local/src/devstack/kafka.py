@@ -133,8 +133,7 @@ class KafkaServer:
                     "kafka.tools.StorageTool",
                     "format",
                     "--standalone",
-                    "-t",
-                    cluster_id,
+                    f"--cluster-id={cluster_id}",  # an id may start with "-"
                     "-c",
                     str(config),
                 ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.service.subscriptions import start_subscription
 from shared.events.envelope import Envelope

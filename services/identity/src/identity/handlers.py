@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.service.claims import add_membership, set_org_plan
 from shared.events.envelope import Envelope

@@ -17,7 +17,7 @@ from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import (
     AsyncRetrying,
     RetryError,
@@ -104,7 +104,11 @@ class EventConsumer:
         attempts = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_attempts),
-            wait=wait_exponential_jitter(initial=self.retry.initial_seconds, max=self.retry.max_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial_seconds,
+                jitter=self.retry.initial_seconds,
+                max=self.retry.max_seconds,
+            ),
             retry=retry_if_not_exception_type((PermanentError, ValidationError)),
         )
         try:

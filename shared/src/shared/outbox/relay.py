@@ -66,6 +66,11 @@ class OutboxRelay:
             await self._producer.stop()
             self._producer = None
 
+    @property
+    def listening(self) -> bool:
+        """True once the relay waits on NOTIFY (after its first drain)."""
+        return self._listener is not None and not self._listener.is_closed()
+
     def wake(self) -> None:
         """Ask for a drain now (the NOTIFY listener calls this; so may the committing code)."""
         self._wakeup.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.tables import OutboxMessage
 from shared.events.envelope import Envelope, EventData, new_envelope

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load_catalog
 from billing.errors import SubscriptionNotFound

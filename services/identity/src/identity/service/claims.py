@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from identity.errors import UserNotFound
 from identity.models import MembershipView, OrgPlanView, User, UserClaims

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.errors import MalformedWebhook
 from identity.schemas import ClerkDeletedUser, ClerkEvent, ClerkUser

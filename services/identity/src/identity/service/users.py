@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import literal_column
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from identity.models import AuthDelivery, User
 from identity.schemas import ClerkDeletedUser, ClerkUser
@@ -61,14 +61,12 @@ async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
     values = _user_values(user)
     values.pop("pending_invitation")
     upsert = insert(User).values(**values)
-    statement: Any = (
-        upsert.on_conflict_do_update(
-            index_elements=["id"],
-            set_={name: getattr(upsert.excluded, name) for name in values if name != "id"},
-            where=(col(User.provider_updated_at) < upsert.excluded.provider_updated_at)
-            & col(User.deleted_at).is_(None),
-        ).returning(literal_column("xmax = 0").label("inserted"))
-    )
+    statement: Any = upsert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={name: getattr(upsert.excluded, name) for name in values if name != "id"},
+        where=(col(User.provider_updated_at) < upsert.excluded.provider_updated_at)
+        & col(User.deleted_at).is_(None),
+    ).returning(literal_column("xmax = 0").label("inserted"))
     row = (await session.execute(statement)).first()
     if row is None:
         return "stale"

@@ -1,0 +1,195 @@
+"""The subscriber wrapper: inbox, retries with backoff, dead letters, through real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devstack.platform import Platform
+from devstack.testing import eventually
+from shared.db.session import Database
+from shared.events.envelope import Envelope
+from shared.messaging.consumer import EventConsumer, PermanentError, RetryPolicy
+from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, KafkaDeadLetterPublisher
+from shared.messaging.subscribe import subscribe
+from shared.outbox.relay import idempotent_producer
+
+
+@pytest.fixture
+async def topic(platform: Platform) -> AsyncIterator[str]:
+    """A fresh one-partition topic and its `.dlq`, so order within the partition is observable."""
+    name = f"test.consumer.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    await admin.close()
+    yield name
+
+
+class Recorder:
+    """Handlers whose behaviour the tests choose; `applied` lists effects that committed."""
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.calls: Counter[str] = Counter()
+
+    async def ok(self, session: AsyncSession, event: Envelope) -> None:
+        self.calls[event.subject] += 1
+        self.applied.append(event.subject)
+
+    async def flaky(self, session: AsyncSession, event: Envelope) -> None:
+        self.calls[event.subject] += 1
+        if self.calls[event.subject] < 3:
+            raise ConnectionResetError("transient: peer reset")
+        self.applied.append(event.subject)
+
+    async def poison(self, session: AsyncSession, event: Envelope) -> None:
+        self.calls[event.subject] += 1
+        raise ValueError(f"cannot process {event.subject}")
+
+    async def hopeless(self, session: AsyncSession, event: Envelope) -> None:
+        self.calls[event.subject] += 1
+        raise PermanentError("this can never work")
+
+
+def envelope(event_type: str, subject: str) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4(), type=event_type, source="test", time=datetime.now(UTC), subject=subject, data={}
+    )
+
+
+@pytest.fixture
+async def running(topic: str, scratch_db: Database, platform: Platform) -> AsyncIterator[Recorder]:
+    recorder = Recorder()
+    producer = idempotent_producer(platform.kafka_bootstrap, client_id="test-dlq")
+    await producer.start()
+    consumer = EventConsumer(
+        name="test-consumer",
+        topic=topic,
+        handlers={
+            "test.ok": recorder.ok,
+            "test.flaky": recorder.flaky,
+            "test.poison": recorder.poison,
+            "test.hopeless": recorder.hopeless,
+        },
+        database=scratch_db,
+        dead_letters=KafkaDeadLetterPublisher(consumer="test-consumer", producer=producer),
+        retry=RetryPolicy(max_attempts=3, initial_seconds=0.01, max_seconds=0.05),
+    )
+    broker = KafkaBroker(platform.kafka_bootstrap, logger=None)
+    subscribe(broker, consumer, group_id=f"test-{uuid.uuid4().hex[:8]}")
+    await broker.start()
+    try:
+        yield recorder
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+
+async def publish(platform: Platform, topic: str, *events: Envelope | bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            value = event if isinstance(event, bytes) else event.to_bytes()
+            await producer.send_and_wait(topic, value=value, key=b"same-key")
+    finally:
+        await producer.stop()
+
+
+async def dead_letters(platform: Platform, topic: str, *, expect: int) -> list[dict[str, str]]:
+    consumer = AIOKafkaConsumer(
+        f"{topic}.dlq",
+        bootstrap_servers=platform.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[dict[str, str]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(found) < expect and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found += [
+                    {k: v.decode() for k, v in r.headers} | {"value": r.value.decode()} for r in records
+                ]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_transient_failure_succeeds_after_retries(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    await publish(platform, topic, envelope("test.flaky", "flaky-1"))
+
+    await eventually(
+        lambda: _value(running.applied), until=lambda a: a == ["flaky-1"], what="flaky event applied"
+    )
+    assert running.calls["flaky-1"] == 3
+
+
+async def test_a_poison_message_goes_to_the_dlq_and_the_partition_moves_on(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    poison = envelope("test.poison", "poison-1")
+    await publish(platform, topic, poison, envelope("test.ok", "after-poison"))
+
+    await eventually(
+        lambda: _value(running.applied),
+        until=lambda a: a == ["after-poison"],
+        what="the message after the poison one applied",
+    )
+    [letter] = await dead_letters(platform, topic, expect=1)
+    assert letter[DLQ_ATTEMPTS] == "3"
+    assert "ValueError" in letter[DLQ_ERROR] and "poison-1" in letter[DLQ_ERROR]
+    assert Envelope.model_validate_json(letter["value"]).id == poison.id
+    assert running.calls["poison-1"] == 3
+
+
+async def test_permanent_errors_and_malformed_envelopes_are_dead_lettered_at_once(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    await publish(
+        platform,
+        topic,
+        envelope("test.hopeless", "hopeless-1"),
+        b"{not an envelope",
+        envelope("test.ok", "after-garbage"),
+    )
+
+    await eventually(
+        lambda: _value(running.applied), until=lambda a: a == ["after-garbage"], what="later message applied"
+    )
+    letters = await dead_letters(platform, topic, expect=2)
+    assert [letter[DLQ_ATTEMPTS] for letter in letters] == ["1", "1"]
+    assert running.calls["hopeless-1"] == 1
+
+
+async def test_a_duplicate_delivery_changes_nothing(
+    running: Recorder, topic: str, platform: Platform, scratch_db: Database
+) -> None:
+    event = envelope("test.ok", "once")
+    await publish(platform, topic, event, event, envelope("test.ok", "marker"))
+
+    await eventually(lambda: _value(running.applied), until=lambda a: "marker" in a, what="marker applied")
+    assert running.applied == ["once", "marker"]
+    async with scratch_db.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event.id}
+        )
+        assert rows.scalar() == 1
+
+
+async def _value(items: list[str]) -> list[str]:
+    return list(items)
