@@ -107,7 +107,8 @@ class ServiceRuntime:
 
     def _build_broker(self) -> KafkaBroker:
         settings = self.settings
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=self.name)
+        # Per-message receive/process lines at DEBUG: at INFO they cost more than the work.
+        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=self.name, log_level=logging.DEBUG)
         self._dlq_producer = idempotent_producer(
             settings.kafka_bootstrap_servers, client_id=f"{self.name}-dlq"
         )
@@ -127,7 +128,12 @@ class ServiceRuntime:
                 retry=retry,
             )
             self.consumers.append(consumer)
-            subscribe(broker, consumer, group_id=settings.consumer_group)
+            subscribe(
+                broker,
+                consumer,
+                group_id=settings.consumer_group,
+                partition_workers=settings.consumer_partition_workers,
+            )
         return broker
 
     async def _connect_broker(self) -> None:

@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` (install what is missing, start the platform)
+# and `make test` (install what is missing, run every test against real Kafka and PostgreSQL).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := -e shared -e services/identity -e services/workspace -e services/billing \
+            -e services/invites -e services/skool-ingest -e deploy/local
+DEV_TOOLS := pytest pytest-asyncio ruff mypy import-linter types-PyYAML
+
+.PHONY: install run test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: constraints.txt shared/pyproject.toml deploy/local/pyproject.toml $(wildcard services/*/pyproject.toml)
+	@echo "==> installing Python packages into $(VENV) (pinned by constraints.txt)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -c constraints.txt $(PACKAGES) $(DEV_TOOLS)
+	@touch $@
+
+run: install
+	@$(BIN)/devstack run
+
+test: install
+	@$(BIN)/pytest
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy shared/src services/*/src deploy/local/src
+	@$(BIN)/lint-imports
+
+bench: install
+	@$(BIN)/python -m devstack.bench
+
+clean:
+	rm -rf .local $(VENV)

@@ -1,0 +1,93 @@
+"""`make bench`: signup latency (webhook to complete claims), burst throughput and service memory.
+
+Starts its own platform on the test ports (data in `.local/bench-run`), prints numbers, stops.
+Numbers are observations on this machine, not assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+from devstack.paths import local_dir
+from devstack.platform import Platform
+from devstack.pytest_plugin import TEST_ENV, TEST_PORTS, TEST_SERVICE_KEY
+from devstack.services import Fleet
+from devstack.testing import new_user_id, signup_delivery
+
+SEQUENTIAL = 50
+BURST = int(__import__("os").environ.get("BENCH_BURST", "200"))
+
+
+async def one_signup(client: httpx.AsyncClient, fleet: Fleet, *, poll_seconds: float = 0.005) -> float:
+    user_id = new_user_id()
+    body, headers = signup_delivery(user_id=user_id)
+    started = time.perf_counter()
+    response = await client.post(f"{fleet['identity'].url}/v1/webhooks/auth", content=body, headers=headers)
+    response.raise_for_status()
+    while True:
+        claims = (
+            await client.get(
+                f"{fleet['identity'].url}/v1/users/{user_id}/claims",
+                headers={"X-Service-Key": TEST_SERVICE_KEY},
+            )
+        ).json()
+        if claims.get("plan"):
+            return time.perf_counter() - started
+        if time.perf_counter() - started > 60:
+            raise TimeoutError(f"no claims for {user_id}")
+        await asyncio.sleep(poll_seconds)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def measure(fleet: Fleet) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        await one_signup(client, fleet)  # warm-up: consumer groups joined, pools filled
+        latencies = [await one_signup(client, fleet) for _ in range(SEQUENTIAL)]
+        ms = sorted(latency * 1000 for latency in latencies)
+        print(f"signup, webhook -> complete claims, {SEQUENTIAL} one after another:")
+        print(
+            f"    p50 {statistics.median(ms):.0f} ms   p95 {ms[int(len(ms) * 0.95) - 1]:.0f} ms"
+            f"   max {ms[-1]:.0f} ms"
+        )
+        started = time.perf_counter()
+        # Slower polling here, or 200 pollers would measure the claims endpoint, not the flow.
+        burst = await asyncio.gather(*(one_signup(client, fleet, poll_seconds=0.2) for _ in range(BURST)))
+        elapsed = time.perf_counter() - started
+        burst_ms = sorted(latency * 1000 for latency in burst)
+        print(
+            f"signup burst, {BURST} at once: all complete in {elapsed:.2f} s "
+            f"({BURST / elapsed:.0f} signups/s); p50 {statistics.median(burst_ms):.0f} ms, "
+            f"max {burst_ms[-1]:.0f} ms"
+        )
+    print("resident memory per service after the burst:")
+    for name, service in fleet.services.items():
+        if service.process is not None:
+            print(f"    {name:<12} {rss_mib(service.process.pid):.0f} MiB")
+
+
+def main() -> None:
+    root = local_dir() / "bench-run"
+    shutil.rmtree(root, ignore_errors=True)
+    platform = Platform(root=root, ports=TEST_PORTS, durable=False, log=lambda m: print(f"[bench] {m}"))
+    try:
+        platform.start_infrastructure()
+        fleet = platform.start_services(extra_env=TEST_ENV)
+        asyncio.run(measure(fleet))
+    finally:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""skool-ingest has no flows yet (later issues); it already runs, migrates and reports readiness."""
+
+from __future__ import annotations
+
+import httpx
+
+from devstack.services import Fleet
+
+
+async def test_skool_ingest_is_alive_and_ready(services: Fleet) -> None:
+    async with httpx.AsyncClient(base_url=services["skool-ingest"].url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = (await client.get("/readyz")).json()
+    assert ready == {"status": "ready", "checks": {"database": True, "broker": True}}
