@@ -42,6 +42,7 @@ class Recorder:
     def __init__(self) -> None:
         self.applied: list[str] = []
         self.calls: Counter[str] = Counter()
+        self.fixed: set[str] = set()
 
     async def ok(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
@@ -55,6 +56,9 @@ class Recorder:
 
     async def poison(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
+        if event.subject in self.fixed:
+            self.applied.append(event.subject)
+            return
         raise ValueError(f"cannot process {event.subject}")
 
     async def hopeless(self, session: AsyncSession, event: Envelope) -> None:
@@ -193,3 +197,19 @@ async def test_a_duplicate_delivery_changes_nothing(
 
 async def _value(items: list[str]) -> list[str]:
     return list(items)
+
+
+async def test_a_dead_letter_can_be_replayed_once_the_cause_is_fixed(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    from shared.messaging.replay import replay_dead_letters
+
+    await publish(platform, topic, envelope("test.poison", "fixed-later"))
+    await dead_letters(platform, topic, expect=1)
+    running.fixed.add("fixed-later")  # the bug is fixed
+
+    assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 1
+
+    await eventually(lambda: _value(running.applied), until=lambda a: a == ["fixed-later"],
+                     what="replayed event applied")
+    assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 0

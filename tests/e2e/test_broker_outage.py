@@ -1,0 +1,33 @@
+"""No lost signups: the broker goes down, a signup is accepted anyway and completes when it returns."""
+
+from __future__ import annotations
+
+import asyncio
+
+from devstack.platform import Platform
+from devstack.services import Fleet
+from devstack.testing import complete_claims, count, new_user_id, post_auth_webhook, signup_delivery
+
+
+async def test_a_signup_accepted_while_kafka_is_down_completes_after_it_restarts(
+    services: Fleet, platform: Platform
+) -> None:
+    assert platform.kafka is not None, "this test restarts the broker the test session started"
+    user_id = new_user_id()
+    kafka = platform.kafka
+    await asyncio.to_thread(kafka.stop)
+    try:
+        body, headers = signup_delivery(user_id=user_id)
+        response = await post_auth_webhook(services, body, headers)
+        assert response.status_code == 200  # accepted into the outbox, Kafka or not
+        assert await count(platform, "identity",
+                           "SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL", user_id) == 1
+    finally:
+        # Blocking start (waits for the port, creates topics): off the event loop.
+        await asyncio.to_thread(kafka.start, platform.log)
+
+    claims = await complete_claims(services, user_id, timeout=90)
+
+    assert claims["plan"] == "individual_free"
+    assert await count(platform, "workspace",
+                       "SELECT count(*) FROM orgs WHERE personal_user_id = $1", user_id) == 1
