@@ -61,6 +61,12 @@ class Recorder:
             return
         raise ValueError(f"cannot process {event.subject}")
 
+    async def unreachable(self, session: AsyncSession, event: Envelope) -> None:
+        self.calls[event.subject] += 1
+        if event.subject not in self.fixed:
+            raise ConnectionRefusedError("database unreachable")
+        self.applied.append(event.subject)
+
     async def hopeless(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
         raise PermanentError("this can never work")
@@ -85,6 +91,7 @@ async def running(topic: str, scratch_db: Database, platform: Platform) -> Async
             "test.flaky": recorder.flaky,
             "test.poison": recorder.poison,
             "test.hopeless": recorder.hopeless,
+            "test.unreachable": recorder.unreachable,
         },
         database=scratch_db,
         dead_letters=KafkaDeadLetterPublisher(consumer="test-consumer", producer=producer),
@@ -210,6 +217,33 @@ async def test_a_dead_letter_can_be_replayed_once_the_cause_is_fixed(
 
     assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 1
 
-    await eventually(lambda: _value(running.applied), until=lambda a: a == ["fixed-later"],
-                     what="replayed event applied")
+    await eventually(
+        lambda: _value(running.applied), until=lambda a: a == ["fixed-later"], what="replayed event applied"
+    )
     assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 0
+
+
+async def test_an_outage_is_not_mistaken_for_a_poison_message(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    """Connection errors outlast the retries: the record is redelivered, never dead-lettered."""
+    await publish(platform, topic, envelope("test.unreachable", "during-outage"))
+
+    # 3 attempts per delivery: more than 3 calls means the record came back after a nack.
+    await eventually(
+        lambda: _calls(running, "during-outage"),
+        until=lambda n: n > 3,
+        what="redelivery after the retries ran out",
+    )
+    running.fixed.add("during-outage")  # the database is back
+
+    await eventually(
+        lambda: _value(running.applied),
+        until=lambda a: a == ["during-outage"],
+        what="applied once the outage ended",
+    )
+    assert await dead_letters(platform, topic, expect=1) == []
+
+
+async def _calls(recorder: Recorder, subject: str) -> int:
+    return recorder.calls[subject]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from devstack.kafka import create_topics
 from devstack.platform import Platform
 from devstack.services import Fleet
 from devstack.testing import complete_claims, count, new_user_id, post_auth_webhook, signup_delivery
@@ -20,14 +21,24 @@ async def test_a_signup_accepted_while_kafka_is_down_completes_after_it_restarts
         body, headers = signup_delivery(user_id=user_id)
         response = await post_auth_webhook(services, body, headers)
         assert response.status_code == 200  # accepted into the outbox, Kafka or not
-        assert await count(platform, "identity",
-                           "SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL", user_id) == 1
+        assert (
+            await count(
+                platform,
+                "identity",
+                "SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL",
+                user_id,
+            )
+            == 1
+        )
     finally:
-        # Blocking start (waits for the port, creates topics): off the event loop.
-        await asyncio.to_thread(kafka.start, platform.log)
+        # From this (main) thread: a broker started in a worker thread dies with that thread.
+        kafka.launch(platform.log)
+        await create_topics(kafka.bootstrap)
 
     claims = await complete_claims(services, user_id, timeout=90)
 
     assert claims["plan"] == "individual_free"
-    assert await count(platform, "workspace",
-                       "SELECT count(*) FROM orgs WHERE personal_user_id = $1", user_id) == 1
+    assert (
+        await count(platform, "workspace", "SELECT count(*) FROM orgs WHERE personal_user_id = $1", user_id)
+        == 1
+    )

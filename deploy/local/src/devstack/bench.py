@@ -80,7 +80,9 @@ async def measure(fleet: Fleet) -> None:
 def main() -> None:
     root = local_dir() / "bench-run"
     shutil.rmtree(root, ignore_errors=True)
-    platform = Platform(root=root, ports=TEST_PORTS, durable=False, log=lambda m: print(f"[bench] {m}"))
+    platform = Platform(
+        root=root, ports=TEST_PORTS, durable=False, fresh=True, log=lambda m: print(f"[bench] {m}")
+    )
     try:
         platform.start_infrastructure()
         fleet = platform.start_services(extra_env=TEST_ENV)

@@ -14,7 +14,7 @@ from types import FrameType
 import httpx
 
 from devstack.paths import local_dir
-from devstack.platform import Platform
+from devstack.platform import Platform, Ports
 from devstack.services import SERVICES
 from devstack.webhooks import clerk_user_created, signed_delivery
 
@@ -44,7 +44,8 @@ def print_configuration() -> None:
         shown = f"{value}  (from environment)" if value else default
         print(f"    {name}={shown}", flush=True)
     for spec in SERVICES:
-        print(f"    {spec.env_prefix}_PORT={os.environ.get(f'{spec.env_prefix}_PORT', spec.port)}")
+        print(f"    {spec.env_prefix}_PORT={spec.port}")
+    print("    DEVSTACK_PORT_OFFSET=0  (shifts every port above, to run a second platform)")
 
 
 def run() -> int:
@@ -57,7 +58,15 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print_configuration()
-    platform = Platform(root=local_dir(), log=_say)
+    offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
+    ports = Ports(
+        kafka=9092 + offset,
+        kafka_controller=9093 + offset,
+        postgres=54329 + offset,
+        smtp=8025 + offset,
+        service_offset=offset,
+    )
+    platform = Platform(root=local_dir(), ports=ports, log=_say)
     try:
         platform.start_infrastructure()
         fleet = platform.start_services()

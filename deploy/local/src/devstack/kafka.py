@@ -110,6 +110,13 @@ class KafkaServer:
         return config
 
     def start(self, log: Logger) -> None:
+        """Start the broker and create the topics (blocking; call it outside an event loop)."""
+        self.launch(log)
+        asyncio.run(create_topics(self.bootstrap))
+
+    def launch(self, log: Logger) -> None:
+        """Start the broker and wait until it listens. Call it from the main thread: a child
+        started from a worker thread is killed when that thread ends (PR_SET_PDEATHSIG)."""
         for port in (self.port, self.controller_port):
             ensure_port_free(port, what="Kafka", hint="stop what holds it, or set KAFKA_BOOTSTRAP_SERVERS")
         libs = ensure_jars(log)
@@ -156,7 +163,6 @@ class KafkaServer:
         wait_until(
             self._port_open, timeout=90, what="Kafka broker", process=self.process, log_file=self.log_file
         )
-        asyncio.run(create_topics(self.bootstrap))
 
     def _port_open(self) -> bool:
         with socket.socket() as probe:

@@ -29,6 +29,7 @@ class Platform:
     root: Path
     ports: Ports = field(default_factory=Ports)
     durable: bool = True
+    fresh: bool = False  # throw away earlier data (tests, benchmarks)
     log: Logger = print
     kafka: KafkaServer | None = None
     postgres: PostgresServer | None = None
@@ -46,7 +47,10 @@ class Platform:
             self.database_url = external_db
         else:
             self.postgres = PostgresServer(
-                port=self.ports.postgres, data_dir=self.root / "postgres" / "data", durable=self.durable
+                port=self.ports.postgres,
+                data_dir=self.root / "postgres" / "data",
+                durable=self.durable,
+                fresh=self.fresh,
             )
             self.log(f"PostgreSQL: starting on 127.0.0.1:{self.ports.postgres}")
             self.postgres.start(self.log)

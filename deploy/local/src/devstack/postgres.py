@@ -6,8 +6,10 @@ PostgreSQL refuses to run as root, so as root the server runs as the `postgres` 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -25,12 +27,42 @@ def _server_account() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
 
 
+def _reachable_by(account: str, path: Path) -> bool:
+    """Can `account` traverse every existing ancestor of `path`? (initdb needs to reach it.)"""
+    entry = pwd.getpwnam(account)
+    for folder in [path, *path.parents]:
+        if not folder.exists():
+            continue
+        status = folder.stat()
+        if status.st_uid == entry.pw_uid:
+            allowed = status.st_mode & 0o100
+        elif status.st_gid == entry.pw_gid:
+            allowed = status.st_mode & 0o010
+        else:
+            allowed = status.st_mode & 0o001
+        if not allowed:
+            return False
+    return True
+
+
 @dataclass
 class PostgresServer:
     port: int
     data_dir: Path
     durable: bool = True  # tests turn fsync off: faster, and their data is thrown away
+    fresh: bool = False  # start from an empty cluster (tests)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def storage_dir(self) -> Path:
+        """Where the cluster really lives: `data_dir`, unless the server account cannot reach it
+        (a checkout under a private folder while running as root); then a folder of /var/tmp
+        named after it."""
+        account = _server_account()
+        if account is None or _reachable_by(account, self.data_dir.parent):
+            return self.data_dir
+        digest = hashlib.sha1(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+        return Path("/var/tmp") / f"backbone-postgres-{digest}"
 
     @property
     def url(self) -> str:
@@ -40,27 +72,28 @@ class PostgresServer:
     def log_file(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
-    def _prepare_dir(self, account: str | None) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def _prepare_dir(self, storage: Path, account: str | None) -> None:
+        storage.mkdir(parents=True, exist_ok=True)
         if account is not None:
             entry = pwd.getpwnam(account)
-            for path in (self.data_dir, self.log_file):
-                if path.exists():
-                    os.chown(path, entry.pw_uid, entry.pw_gid)
-            self.data_dir.chmod(0o700)
+            os.chown(storage, entry.pw_uid, entry.pw_gid)
+            storage.chmod(0o700)
 
     def start(self, log: Logger) -> None:
         ensure_port_free(self.port, what="PostgreSQL", hint="stop what holds it, or set DATABASE_URL")
         bindir = postgres_bindir()
         account = _server_account()
-        self._prepare_dir(account)
-        if not (self.data_dir / "PG_VERSION").exists():
-            log(f"initialising a PostgreSQL cluster in {self.data_dir}")
+        storage = self.storage_dir
+        if self.fresh:
+            shutil.rmtree(storage, ignore_errors=True)
+        self._prepare_dir(storage, account)
+        if not (storage / "PG_VERSION").exists():
+            log(f"initialising a PostgreSQL cluster in {storage}")
             subprocess.run(
                 [
                     f"{bindir}/initdb",
                     "-D",
-                    str(self.data_dir),
+                    str(storage),
                     "-U",
                     SUPERUSER,
                     "--auth=trust",
@@ -85,10 +118,9 @@ class PostgresServer:
         ]
         if not self.durable:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.log_file.touch()
-        self._prepare_dir(account)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.process = spawn(
-            [f"{bindir}/postgres", "-D", str(self.data_dir), "-p", str(self.port), *settings],
+            [f"{bindir}/postgres", "-D", str(storage), "-p", str(self.port), *settings],
             log_file=self.log_file,
             run_as=account,
             death_signal=signal.SIGINT,

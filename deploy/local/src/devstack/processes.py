@@ -36,7 +36,11 @@ def spawn(
     death_signal: int = signal.SIGTERM,
     cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a child whose output goes to `log_file`, killed by `death_signal` if we die."""
+    """Start a child whose output goes to `log_file`, killed by `death_signal` if we die.
+
+    The kernel sends the death signal when the *thread* that started the child ends, so start
+    long-lived children from the main thread, never from a thread pool.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         return subprocess.Popen(

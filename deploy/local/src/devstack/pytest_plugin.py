@@ -38,6 +38,7 @@ def platform() -> Iterator[Platform]:
         root=root,
         ports=TEST_PORTS,
         durable=False,
+        fresh=True,
         log=lambda message: print(f"[platform] {message}", flush=True),
     )
     try:

@@ -90,7 +90,8 @@ class Fleet:
         for spec in SERVICES:
             if only is not None and spec.name not in only:
                 continue
-            port = spec.port + port_offset
+            configured = os.environ.get(f"{spec.env_prefix}_PORT")
+            port = int(configured) if configured else spec.port + port_offset
             env = {**os.environ, **shared_env, f"{spec.env_prefix}_PORT": str(port)}
             fleet.services[spec.name] = RunningService(
                 spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}.log"

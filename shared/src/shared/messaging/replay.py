@@ -24,8 +24,11 @@ REPLAYER_GROUP = "dlq-replayer"
 async def replay_dead_letters(*, bootstrap: str, topic: str, idle_ms: int = 1000) -> int:
     """Replay every dead letter of `topic` not replayed before; returns how many were sent."""
     consumer = AIOKafkaConsumer(
-        dlq_topic(topic), bootstrap_servers=bootstrap, group_id=REPLAYER_GROUP,
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        dlq_topic(topic),
+        bootstrap_servers=bootstrap,
+        group_id=REPLAYER_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     producer = idempotent_producer(bootstrap, client_id="dlq-replayer")
     await consumer.start()
@@ -36,7 +39,9 @@ async def replay_dead_letters(*, bootstrap: str, topic: str, idle_ms: int = 1000
             for records in batches.values():
                 for record in records:
                     await producer.send_and_wait(
-                        topic, value=record.value, key=record.key,
+                        topic,
+                        value=record.value,
+                        key=record.key,
                         headers=original_headers(list(record.headers or ())),
                     )
                     replayed += 1
