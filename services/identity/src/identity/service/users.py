@@ -78,13 +78,7 @@ async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
         session,
         source=SOURCE,
         subject=user.id,
-        data=UserUpdated(
-            user_id=user.id,
-            email=user.primary_email,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            image_url=user.image_url,
-        ),
+        data=UserUpdated(**_profile(user)),
     )
     return "updated"
 
@@ -113,12 +107,16 @@ async def _announce_created(session: AsyncSession, *, user: ClerkUser) -> None:
         session,
         source=SOURCE,
         subject=user.id,
-        data=UserCreated(
-            user_id=user.id,
-            email=user.primary_email,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            image_url=user.image_url,
-            pending_invitation=user.pending_invitation,
-        ),
+        data=UserCreated(**_profile(user), pending_invitation=user.pending_invitation),
     )
+
+
+def _profile(user: ClerkUser) -> dict[str, Any]:
+    """The profile fields `user.created` and `user.updated` both announce."""
+    return {
+        "user_id": user.id,
+        "email": user.primary_email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "image_url": user.image_url,
+    }
