@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
+from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
 from shared.http.health import router as health_router
 from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
@@ -81,7 +82,7 @@ class ServiceRuntime:
         url = self.settings.effective_database_url
         await ensure_database(url)
         await asyncio.to_thread(upgrade_to_head, url=url, script_location=self.migrations)
-        self.database = create_database(url)
+        self.database = create_database(url, session_role=app_role(self.name))
         bootstrap = self.settings.kafka_bootstrap_servers
         self.relay = OutboxRelay(
             database=self.database,

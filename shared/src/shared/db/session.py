@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -32,7 +33,19 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(url: str, *, pool_size: int = 5) -> Database:
+def create_database(url: str, *, pool_size: int = 5, session_role: str | None = None) -> Database:
+    """An engine and session factory; with `session_role`, every connection runs as that role
+    (so row-level security applies even when the URL's user owns the tables)."""
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    if session_role is not None:
+        _run_as(engine, session_role)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
     return Database(url=url, engine=engine, sessions=sessions)
+
+
+def _run_as(engine: AsyncEngine, role: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _set_role(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'SET ROLE "{role}"')
+        cursor.close()

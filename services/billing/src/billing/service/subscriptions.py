@@ -10,6 +10,7 @@ from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load
 from billing.errors import SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
+from shared.db.tenancy import set_tenant
 from shared.events.schemas.billing import SubscriptionChanged
 from shared.outbox import record_event
 
@@ -31,6 +32,7 @@ async def start_subscription(
 ) -> bool:
     """Start a new org on its initial plan (version 1); False if it already has a subscription."""
     plan = initial_plan_for(requested=requested_plan, is_personal=is_personal)
+    await set_tenant(session, org_id)
     inserted = (
         await session.execute(
             insert(Subscription)
@@ -64,6 +66,7 @@ def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> Subscript
 
 async def get_subscription(session: AsyncSession, *, org_id: str) -> SubscriptionRead:
     """The org's subscription with its plan's limits and features."""
+    await set_tenant(session, org_id)
     subscription = await session.get(Subscription, org_id)
     if subscription is None:
         raise SubscriptionNotFound(f"org {org_id} has no subscription")

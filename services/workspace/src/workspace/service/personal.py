@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from shared.db.tenancy import set_tenant
 from shared.events.schemas.workspace import MembershipAdded, OrgCreated
 from shared.outbox import record_event
 from workspace.models import Membership, Org, Role
@@ -31,6 +32,7 @@ async def create_personal_org(
 ) -> uuid.UUID | None:
     """Create the user's personal org with them as `trainee`; None if they already have one."""
     org_id = uuid.uuid4()
+    await set_tenant(session, org_id)
     name = personal_org_name(first_name)
     slug = personal_org_slug(user_id)
     inserted = (
