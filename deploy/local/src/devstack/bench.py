@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 
 from devstack.paths import local_dir
 from devstack.platform import Platform
@@ -51,25 +52,54 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def measure(fleet: Fleet) -> None:
+async def webhook_to_kafka(client: httpx.AsyncClient, fleet: Fleet, bootstrap: str) -> list[float]:
+    """Seconds from posting a signup webhook until its `user.created` is readable on Kafka
+    (HTTP + commit + NOTIFY wake-up + relay publish)."""
+    consumer = AIOKafkaConsumer("identity.users", bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer.seek_to_end()
+        timings = []
+        for _ in range(SEQUENTIAL):
+            user_id = new_user_id()
+            body, headers = signup_delivery(user_id=user_id)
+            started = time.perf_counter()
+            response = await client.post(
+                f"{fleet['identity'].url}/v1/webhooks/auth", content=body, headers=headers
+            )
+            response.raise_for_status()
+            while True:
+                record = await asyncio.wait_for(consumer.getone(), timeout=30)
+                if record.key == user_id.encode():
+                    timings.append(time.perf_counter() - started)
+                    break
+    finally:
+        await consumer.stop()
+    return timings
+
+
+def _summary(seconds: list[float]) -> str:
+    ms = sorted(value * 1000 for value in seconds)
+    return (
+        f"p50 {statistics.median(ms):.1f} ms   p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms   max {ms[-1]:.1f} ms"
+    )
+
+
+async def measure(fleet: Fleet, bootstrap: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         await one_signup(client, fleet)  # warm-up: consumer groups joined, pools filled
+        print(f"webhook -> user.created on Kafka, {SEQUENTIAL} one after another:")
+        print(f"    {_summary(await webhook_to_kafka(client, fleet, bootstrap))}")
         latencies = [await one_signup(client, fleet) for _ in range(SEQUENTIAL)]
-        ms = sorted(latency * 1000 for latency in latencies)
         print(f"signup, webhook -> complete claims, {SEQUENTIAL} one after another:")
-        print(
-            f"    p50 {statistics.median(ms):.0f} ms   p95 {ms[int(len(ms) * 0.95) - 1]:.0f} ms"
-            f"   max {ms[-1]:.0f} ms"
-        )
+        print(f"    {_summary(latencies)}")
         started = time.perf_counter()
         # Slower polling here, or 200 pollers would measure the claims endpoint, not the flow.
         burst = await asyncio.gather(*(one_signup(client, fleet, poll_seconds=0.2) for _ in range(BURST)))
         elapsed = time.perf_counter() - started
-        burst_ms = sorted(latency * 1000 for latency in burst)
         print(
             f"signup burst, {BURST} at once: all complete in {elapsed:.2f} s "
-            f"({BURST / elapsed:.0f} signups/s); p50 {statistics.median(burst_ms):.0f} ms, "
-            f"max {burst_ms[-1]:.0f} ms"
+            f"({BURST / elapsed:.0f} signups/s); each: {_summary(burst)}"
         )
     print("resident memory per service after the burst:")
     for name, service in fleet.services.items():
@@ -86,7 +116,7 @@ def main() -> None:
     try:
         platform.start_infrastructure()
         fleet = platform.start_services(extra_env=TEST_ENV)
-        asyncio.run(measure(fleet))
+        asyncio.run(measure(fleet, platform.kafka_bootstrap))
     finally:
         platform.stop()
 

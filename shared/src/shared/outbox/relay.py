@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from shared.db.migrations import OUTBOX_CHANNEL
 from shared.db.session import Database
@@ -133,7 +134,7 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
-    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
         assert self._producer is not None
         # Sends are queued in order and awaited together: the idempotent producer keeps
         # per-partition order across retries, so batching costs no ordering.
