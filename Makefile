@@ -28,7 +28,7 @@ test: install
 lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
-	@$(BIN)/mypy shared/src services/*/src deploy/local/src
+	@$(BIN)/mypy shared/src services/*/src deploy/local/src shared/tests services/*/tests deploy/local/tests tests
 	@$(BIN)/lint-imports
 
 bench: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -52,7 +53,7 @@ async def write_user_created(database: Database, *, user_id: str, rollback: bool
     class Rollback(Exception):
         pass
 
-    with pytest.raises(Rollback) if rollback else _nothing():
+    with pytest.raises(Rollback) if rollback else contextlib.nullcontext():
         async with database.unit_of_work() as session:
             await record_event(
                 session,
@@ -62,14 +63,6 @@ async def write_user_created(database: Database, *, user_id: str, rollback: bool
             )
             if rollback:
                 raise Rollback
-
-
-class _nothing:  # noqa: N801 - a null context manager that reads like pytest.raises
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> bool:
-        return False
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(scratch_db: Database, platform: Platform) -> None:

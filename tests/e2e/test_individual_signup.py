@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from devstack.platform import Platform
 from devstack.services import Fleet
 from devstack.testing import (
@@ -140,14 +142,14 @@ async def test_a_signup_survives_a_crashed_consumer(services: Fleet, platform: P
     )
 
 
-def json_headers(row: object) -> dict[str, str]:
+def json_headers(row: asyncpg.Record) -> dict[str, str]:
     import json
 
-    value = row["headers"]  # type: ignore[index]
+    value = row["headers"]
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
-async def publish_raw(bootstrap: str, row: object, *, times: int) -> None:
+async def publish_raw(bootstrap: str, row: asyncpg.Record, *, times: int) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -158,7 +160,7 @@ async def publish_raw(bootstrap: str, row: object, *, times: int) -> None:
             await producer.send_and_wait(
                 row["topic"],
                 value=bytes(row["value"]),
-                key=row["key"].encode(),  # type: ignore[index]
+                key=row["key"].encode(),
                 headers=headers,
             )
     finally:
