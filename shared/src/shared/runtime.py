@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -29,6 +30,7 @@ from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
 from shared.messaging.subscribe import subscribe
 from shared.outbox.relay import OutboxRelay, idempotent_producer
+from shared.retention import Housekeeper
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing
 
@@ -50,6 +52,7 @@ class ServiceRuntime:
     subscriptions: Sequence[Subscription] = ()
     database: Database = field(init=False)
     relay: OutboxRelay = field(init=False)
+    housekeeper: Housekeeper = field(init=False)
     broker: KafkaBroker = field(init=False)
     consumers: list[EventConsumer] = field(default_factory=list, init=False)
     _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
@@ -90,6 +93,12 @@ class ServiceRuntime:
             safety_poll_seconds=self.settings.outbox_safety_poll_seconds,
         )
         await self.relay.start()
+        self.housekeeper = Housekeeper(
+            database=self.database,
+            outbox_retention=timedelta(hours=self.settings.outbox_retention_hours),
+            inbox_retention=timedelta(hours=self.settings.inbox_retention_hours),
+        )
+        await self.housekeeper.start()
         self.broker = self._build_broker()
         self._broker_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
 
@@ -103,6 +112,7 @@ class ServiceRuntime:
         if self._dlq_producer:
             with contextlib.suppress(Exception):
                 await self._dlq_producer.stop()
+        await self.housekeeper.stop()
         await self.relay.stop()
         await self.database.dispose()
 

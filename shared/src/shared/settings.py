@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_initial_seconds: float = 0.05
     consumer_backoff_max_seconds: float = 2.0
     outbox_safety_poll_seconds: float = 2.0
+    outbox_retention_hours: float = 72
+    inbox_retention_hours: float = 24 * 14
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

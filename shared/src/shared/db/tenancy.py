@@ -42,6 +42,11 @@ def create_app_role(service: str) -> None:
     )
     op.execute(f"GRANT {role} TO CURRENT_USER")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+    # Tables later revisions create are the role's to use too, without another grant.
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+    )
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}")
 
 
 def grant_tables_to_app_role(service: str) -> None:
