@@ -163,13 +163,10 @@ class ServiceRuntime:
                     await self.broker.stop()
                 with contextlib.suppress(Exception):
                     await self._dlq_producer.stop()  # type: ignore[union-attr]
-                self.broker = self._build_broker_again()
+                self.consumers.clear()
+                self.broker = self._build_broker()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-
-    def _build_broker_again(self) -> KafkaBroker:
-        self.consumers.clear()
-        return self._build_broker()
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"database": False, "broker": False}
