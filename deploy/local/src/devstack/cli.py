@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ import httpx
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.services import SERVICES
+from devstack.status import collect_status, render
 from devstack.webhooks import clerk_user_created, signed_delivery
 
 # Every variable the platform reads, with its development default (an environment value wins).
@@ -126,7 +128,16 @@ def main() -> None:
     send.add_argument("--user-id", default=None)
     send.add_argument("--identity", default="http://127.0.0.1:8001")
     send.add_argument("--timeout", type=float, default=30)
+    status = commands.add_parser("status", help="outbox backlogs, consumer lag, dead letters")
+    status.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    status.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://backbone@127.0.0.1:54329/postgres"),
+    )
     args = parser.parse_args()
+    if args.command == "status":
+        print(render(asyncio.run(collect_status(bootstrap=args.bootstrap, database_url=args.database_url))))
+        sys.exit(0)
     sys.exit(run() if args.command == "run" else signup(args))
 
 

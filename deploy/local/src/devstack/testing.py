@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devstack.kafka import end_offsets
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
 from devstack.services import Fleet
@@ -62,22 +63,9 @@ async def fetchval(url: str, sql: str, *args: Any) -> Any:
         await connection.close()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-
-
 async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: float = 30) -> None:
     """Wait until `group` has committed every record now on `topic` (it saw them all)."""
-    targets = await end_offsets(bootstrap, topic)
+    targets = await end_offsets(bootstrap, [topic])
 
     async def committed() -> dict[TopicPartition, int]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -1,0 +1,100 @@
+"""`devstack status`: what an operator asks first — is anything stuck?
+
+Per service: unsent outbox rows and the age of the oldest. Per consumer group and topic: lag
+(records not yet committed). Per topic: how many dead letters its `.dlq` holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from devstack.kafka import TOPICS, end_offsets
+from devstack.services import SERVICES, database_name
+
+# Which groups read which topics (DESIGN.md section 2, as built).
+CONSUMED = {
+    "identity": ("workspace.orgs", "billing.subscriptions"),
+    "workspace": ("identity.users",),
+    "billing": ("workspace.orgs",),
+}
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    service: str
+    unsent: int
+    oldest_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Lag:
+    group: str
+    topic: str
+    lag: int
+
+
+@dataclass(frozen=True)
+class Status:
+    outboxes: list[OutboxBacklog]
+    lags: list[Lag]
+    dead_letters: dict[str, int]
+
+
+async def _outbox(server_url: str, service: str) -> OutboxBacklog:
+    url = server_url.rsplit("/", 1)[0] + "/" + database_name_for(service)
+    connection = await asyncpg.connect(url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest "
+            "FROM outbox WHERE sent_at IS NULL"
+        )
+    finally:
+        await connection.close()
+    oldest = float(row["oldest"]) if row["oldest"] is not None else None
+    return OutboxBacklog(service=service, unsent=int(row["unsent"]), oldest_seconds=oldest)
+
+
+def database_name_for(service: str) -> str:
+    return next(database_name(spec) for spec in SERVICES if spec.name == service)
+
+
+async def collect_status(*, bootstrap: str, database_url: str) -> Status:
+    """Read outbox backlogs, consumer lag and dead-letter counts."""
+    outboxes = await asyncio.gather(*(_outbox(database_url, spec.name) for spec in SERVICES))
+    dlqs = [f"{topic}.dlq" for topic in TOPICS]
+    ends = await end_offsets(bootstrap, [*TOPICS, *dlqs])
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        lags = []
+        for group, topics in CONSUMED.items():
+            committed = await admin.list_consumer_group_offsets(group)
+            for topic in topics:
+                lag = sum(
+                    end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+                    for tp, end in ends.items()
+                    if tp.topic == topic
+                )
+                lags.append(Lag(group=group, topic=topic, lag=lag))
+    finally:
+        await admin.close()
+    dead = {topic: sum(end for tp, end in ends.items() if tp.topic == f"{topic}.dlq") for topic in TOPICS}
+    return Status(outboxes=list(outboxes), lags=lags, dead_letters=dead)
+
+
+def render(status: Status) -> str:
+    lines = ["outbox (unsent rows, oldest):"]
+    for backlog in status.outboxes:
+        oldest = f"{backlog.oldest_seconds:.1f}s" if backlog.oldest_seconds is not None else "-"
+        lines.append(f"    {backlog.service:<12} {backlog.unsent:>6}  {oldest}")
+    lines.append("consumer lag (records not yet committed):")
+    for lag in status.lags:
+        lines.append(f"    {lag.group:<12} {lag.topic:<24} {lag.lag:>6}")
+    lines.append("dead letters (records in <topic>.dlq; replay: python -m shared.messaging.replay <topic>):")
+    for topic, count in status.dead_letters.items():
+        lines.append(f"    {topic:<24} {count:>6}")
+    return "\n".join(lines)

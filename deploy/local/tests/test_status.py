@@ -1,0 +1,66 @@
+"""`devstack status`: after a signup settles, nothing is stuck anywhere."""
+
+from __future__ import annotations
+
+from devstack.platform import Platform
+from devstack.services import Fleet
+from devstack.status import Status, collect_status, render
+from devstack.testing import complete_claims, eventually, new_user_id, post_auth_webhook, signup_delivery
+
+
+def settled(status: Status) -> bool:
+    return all(b.unsent == 0 for b in status.outboxes) and all(lag.lag == 0 for lag in status.lags)
+
+
+async def test_status_reports_no_backlog_once_a_signup_is_done(services: Fleet, platform: Platform) -> None:
+    user_id = new_user_id()
+    body, headers = signup_delivery(user_id=user_id)
+    assert (await post_auth_webhook(services, body, headers)).status_code == 200
+    await complete_claims(services, user_id)
+
+    status = await eventually(
+        lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
+        until=settled,
+        what="no backlog",
+    )
+
+    assert {b.service for b in status.outboxes} == {
+        "identity",
+        "workspace",
+        "billing",
+        "invites",
+        "skool-ingest",
+    }
+    assert {(lag.group, lag.topic) for lag in status.lags} == {
+        ("identity", "workspace.orgs"),
+        ("identity", "billing.subscriptions"),
+        ("workspace", "identity.users"),
+        ("billing", "workspace.orgs"),
+    }
+    assert set(status.dead_letters) == {
+        "identity.users",
+        "workspace.orgs",
+        "billing.subscriptions",
+        "invites.invitations",
+        "skool.subscriptions",
+    }
+    assert "consumer lag" in render(status)
+
+
+async def test_status_sees_a_backlog_while_a_consumer_is_down(services: Fleet, platform: Platform) -> None:
+    billing = services["billing"]
+    billing.kill()
+    try:
+        user_id = new_user_id()
+        body, headers = signup_delivery(user_id=user_id)
+        assert (await post_auth_webhook(services, body, headers)).status_code == 200
+        status = await eventually(
+            lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
+            until=lambda s: any(lag.group == "billing" and lag.lag > 0 for lag in s.lags),
+            what="billing lag visible",
+        )
+        assert any(lag.group == "billing" and lag.lag > 0 for lag in status.lags)
+    finally:
+        billing.start()
+        billing.wait_ready()
+    await complete_claims(services, user_id)
