@@ -37,21 +37,6 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
-
-
-class InvalidPayload(DomainError):
-    status = 400
-    code = "invalid_payload"
-
-
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 

@@ -53,8 +53,3 @@ def span_from_traceparent(
             yield span
     finally:
         otel_context.detach(token)
-
-
-def trace_id_of(traceparent: str) -> str:
-    """The 32-hex trace id inside a `traceparent` header."""
-    return traceparent.split("-")[1]

@@ -145,9 +145,6 @@ class PostgresServer:
 
         return asyncio.run(probe())
 
-    def create_databases(self, names: list[str]) -> None:
-        asyncio.run(create_databases(self.url, names))
-
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process, sig=signal.SIGINT, timeout=30)  # SIGINT: PostgreSQL's fast shutdown

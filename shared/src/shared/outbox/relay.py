@@ -52,7 +52,6 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._listener: asyncpg.Connection | None = None
-        self.published = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -71,10 +70,6 @@ class OutboxRelay:
     def listening(self) -> bool:
         """True once the relay waits on NOTIFY (after its first drain)."""
         return self._listener is not None and not self._listener.is_closed()
-
-    def wake(self) -> None:
-        """Ask for a drain now (the NOTIFY listener calls this; so may the committing code)."""
-        self._wakeup.set()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -131,7 +126,6 @@ class OutboxRelay:
                 return 0
             await self._publish(rows)
             await connection.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
-        self.published += len(rows)
         return len(rows)
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> None:
