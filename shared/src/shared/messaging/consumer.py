@@ -74,7 +74,6 @@ class EventConsumer:
 
     async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Process one record; returns when it is done (applied, duplicate, ignored or dead-lettered)."""
-        headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
         try:
             envelope = Envelope.from_bytes(record.value or b"")
         except ValidationError as error:
@@ -89,7 +88,7 @@ class EventConsumer:
             "messaging.message.id": str(envelope.id),
             "event.type": envelope.type,
         }
-        traceparent = headers.get("traceparent") or envelope.traceparent
+        traceparent = _header(record, "traceparent") or envelope.traceparent
         with span_from_traceparent(
             f"{self.name} handle {envelope.type}",
             traceparent,
@@ -148,3 +147,10 @@ class EventConsumer:
             )
             if first_time:
                 await handler(session, envelope)
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return str(value.decode(errors="replace"))
+    return None
