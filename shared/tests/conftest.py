@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from devstack.platform import Platform
-from devstack.testing import database_url
+from devstack.postgres import database_url
 from shared.db.migrations import OUTBOX_NOTIFY_DDL
 from shared.db.session import Database, create_database
 from shared.db.tables import InboxEntry, OutboxMessage

@@ -5,7 +5,14 @@ from __future__ import annotations
 from devstack.platform import Platform
 from devstack.services import Fleet
 from devstack.status import Status, collect_status, render
-from devstack.testing import complete_claims, eventually, new_user_id, post_auth_webhook, signup_delivery
+from devstack.testing import (
+    complete_claims,
+    eventually,
+    new_user_id,
+    post_auth_webhook,
+    sign_up,
+    signup_delivery,
+)
 
 
 def settled(status: Status) -> bool:
@@ -13,10 +20,7 @@ def settled(status: Status) -> bool:
 
 
 async def test_status_reports_no_backlog_once_a_signup_is_done(services: Fleet, platform: Platform) -> None:
-    user_id = new_user_id()
-    body, headers = signup_delivery(user_id=user_id)
-    assert (await post_auth_webhook(services, body, headers)).status_code == 200
-    await complete_claims(services, user_id)
+    await sign_up(services)
 
     status = await eventually(
         lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
@@ -48,9 +52,7 @@ async def test_status_reports_no_backlog_once_a_signup_is_done(services: Fleet, 
 
 
 async def test_status_sees_a_backlog_while_a_consumer_is_down(services: Fleet, platform: Platform) -> None:
-    billing = services["billing"]
-    billing.kill()
-    try:
+    with services["billing"].down():
         user_id = new_user_id()
         body, headers = signup_delivery(user_id=user_id)
         assert (await post_auth_webhook(services, body, headers)).status_code == 200
@@ -60,7 +62,4 @@ async def test_status_sees_a_backlog_while_a_consumer_is_down(services: Fleet, p
             what="billing lag visible",
         )
         assert any(lag.group == "billing" and lag.lag > 0 for lag in status.lags)
-    finally:
-        billing.start()
-        billing.wait_ready()
     await complete_claims(services, user_id)

@@ -8,14 +8,12 @@ import httpx
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import complete_claims, new_user_id, post_auth_webhook, service_db, signup_delivery
+from devstack.testing import service_db, sign_up
 
 
 async def signed_up_org(fleet: Fleet) -> str:
-    user_id = new_user_id()
-    body, headers = signup_delivery(user_id=user_id)
-    assert (await post_auth_webhook(fleet, body, headers)).status_code == 200
-    return str((await complete_claims(fleet, user_id))["org_id"])
+    _, claims = await sign_up(fleet)
+    return str(claims["org_id"])
 
 
 async def test_subscriptions_are_visible_to_their_own_org_only(services: Fleet, platform: Platform) -> None:

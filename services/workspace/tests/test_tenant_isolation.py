@@ -11,14 +11,12 @@ import pytest
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import complete_claims, new_user_id, post_auth_webhook, service_db, signup_delivery
+from devstack.testing import service_db, sign_up
 
 
 async def signed_up_org(fleet: Fleet) -> tuple[str, str]:
-    user_id = new_user_id()
-    body, headers = signup_delivery(user_id=user_id)
-    assert (await post_auth_webhook(fleet, body, headers)).status_code == 200
-    return user_id, str((await complete_claims(fleet, user_id))["org_id"])
+    user_id, claims = await sign_up(fleet)
+    return user_id, str(claims["org_id"])
 
 
 @pytest.fixture

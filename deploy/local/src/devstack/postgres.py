@@ -161,6 +161,11 @@ def _as(account: str | None):  # type: ignore[no-untyped-def]
     return setup
 
 
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server `server_url` points at."""
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
 async def create_databases(server_url: str, names: list[str]) -> None:
     """Create each database if it does not exist (one per service)."""
     connection = await asyncpg.connect(server_url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,16 @@ class RunningService:
         if self.process is not None:
             stop(self.process, timeout=20)
             self.process = None
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """Crash the service for the block (SIGKILL), then start it again and wait until ready."""
+        self.kill()
+        try:
+            yield
+        finally:
+            self.start()
+            self.wait_ready()
 
     def kill(self) -> None:
         """Crash it: SIGKILL, no clean shutdown (for failure tests)."""

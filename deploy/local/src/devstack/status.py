@@ -13,7 +13,8 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.kafka import TOPICS, end_offsets
-from devstack.services import SERVICES, database_name
+from devstack.postgres import database_url as url_of_database
+from devstack.services import SERVICES, ServiceSpec, database_name
 
 # Which groups read which topics (DESIGN.md section 2, as built).
 CONSUMED = {
@@ -44,9 +45,8 @@ class Status:
     dead_letters: dict[str, int]
 
 
-async def _outbox(server_url: str, service: str) -> OutboxBacklog:
-    url = server_url.rsplit("/", 1)[0] + "/" + database_name_for(service)
-    connection = await asyncpg.connect(url)
+async def _outbox(server_url: str, spec: ServiceSpec) -> OutboxBacklog:
+    connection = await asyncpg.connect(url_of_database(server_url, database_name(spec)))
     try:
         row = await connection.fetchrow(
             "SELECT count(*) AS unsent, extract(epoch FROM now() - min(created_at)) AS oldest "
@@ -55,16 +55,12 @@ async def _outbox(server_url: str, service: str) -> OutboxBacklog:
     finally:
         await connection.close()
     oldest = float(row["oldest"]) if row["oldest"] is not None else None
-    return OutboxBacklog(service=service, unsent=int(row["unsent"]), oldest_seconds=oldest)
-
-
-def database_name_for(service: str) -> str:
-    return next(database_name(spec) for spec in SERVICES if spec.name == service)
+    return OutboxBacklog(service=spec.name, unsent=int(row["unsent"]), oldest_seconds=oldest)
 
 
 async def collect_status(*, bootstrap: str, database_url: str) -> Status:
     """Read outbox backlogs, consumer lag and dead-letter counts."""
-    outboxes = await asyncio.gather(*(_outbox(database_url, spec.name) for spec in SERVICES))
+    outboxes = await asyncio.gather(*(_outbox(database_url, spec) for spec in SERVICES))
     dlqs = [f"{topic}.dlq" for topic in TOPICS]
     ends = await end_offsets(bootstrap, [*TOPICS, *dlqs])
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.kafka import end_offsets
 from devstack.platform import Platform
+from devstack.postgres import database_url
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.webhooks import clerk_user_created, signed_delivery
@@ -40,10 +41,6 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s; last value: {result!r}")
         await asyncio.sleep(interval)
-
-
-def database_url(server_url: str, name: str) -> str:
-    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -142,3 +139,12 @@ def service_db(platform: Platform, service: str) -> str:
 
 async def count(platform: Platform, service: str, sql: str, *args: Any) -> int:
     return int(await fetchval(service_db(platform, service), sql, *args))
+
+
+async def sign_up(fleet: Fleet) -> tuple[str, dict[str, Any]]:
+    """A new user signs up; returns their id and their complete claims."""
+    user_id = new_user_id()
+    body, headers = signup_delivery(user_id=user_id)
+    response = await post_auth_webhook(fleet, body, headers)
+    assert response.status_code == 200, response.text
+    return user_id, await complete_claims(fleet, user_id)
