@@ -34,7 +34,8 @@ async def set_tenant(session: AsyncSession, org_id: uuid.UUID | str) -> None:
 
 
 def create_app_role(service: str) -> None:
-    """Create the service's session role (if missing) and let the migrating user switch to it."""
+    """Create the service's session role (if missing), let the migrating user switch to it, and
+    give it data access to the tables that exist now and to those later revisions create."""
     role = app_role(service)
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
@@ -42,18 +43,12 @@ def create_app_role(service: str) -> None:
     )
     op.execute(f"GRANT {role} TO CURRENT_USER")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-    # Tables later revisions create are the role's to use too, without another grant.
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
     )
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}")
-
-
-def grant_tables_to_app_role(service: str) -> None:
-    """Give the session role data access to every table and sequence (run after creating tables)."""
-    role = app_role(service)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
 def isolate_by_tenant(table: str, *, column: str = "org_id", column_type: str = "uuid") -> None:
@@ -65,3 +60,10 @@ def isolate_by_tenant(table: str, *, column: str = "org_id", column_type: str = 
         f"CREATE POLICY tenant_isolation ON {table} "
         f"USING ({column} = {current}) WITH CHECK ({column} = {current})"
     )
+
+
+def stop_isolating(table: str) -> None:
+    """Undo `isolate_by_tenant` (for downgrades)."""
+    op.execute(f"DROP POLICY tenant_isolation ON {table}")
+    op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")

@@ -6,9 +6,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from alembic import op
-
-from shared.db.tenancy import create_app_role, grant_tables_to_app_role, isolate_by_tenant
+from shared.db.tenancy import create_app_role, isolate_by_tenant, stop_isolating
 
 revision = "0002"
 down_revision = "0001"
@@ -18,11 +16,8 @@ depends_on = None
 
 def upgrade() -> None:
     create_app_role("billing")
-    grant_tables_to_app_role("billing")
     isolate_by_tenant("subscriptions", column_type="text")
 
 
 def downgrade() -> None:
-    op.execute("DROP POLICY tenant_isolation ON subscriptions")
-    op.execute("ALTER TABLE subscriptions NO FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE subscriptions DISABLE ROW LEVEL SECURITY")
+    stop_isolating("subscriptions")

@@ -6,7 +6,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from shared.db.tenancy import create_app_role, grant_tables_to_app_role
+from shared.db.tenancy import create_app_role
 
 revision = "0002"
 down_revision = "0001"
@@ -16,7 +16,6 @@ depends_on = None
 
 def upgrade() -> None:
     create_app_role("identity")
-    grant_tables_to_app_role("identity")
 
 
 def downgrade() -> None:

@@ -6,9 +6,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from alembic import op
-
-from shared.db.tenancy import create_app_role, grant_tables_to_app_role, isolate_by_tenant
+from shared.db.tenancy import create_app_role, isolate_by_tenant, stop_isolating
 
 revision = "0002"
 down_revision = "0001"
@@ -18,13 +16,10 @@ depends_on = None
 
 def upgrade() -> None:
     create_app_role("workspace")
-    grant_tables_to_app_role("workspace")
     isolate_by_tenant("orgs", column="id")
     isolate_by_tenant("memberships")
 
 
 def downgrade() -> None:
-    for table in ("memberships", "orgs"):
-        op.execute(f"DROP POLICY tenant_isolation ON {table}")
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    stop_isolating("memberships")
+    stop_isolating("orgs")
