@@ -61,13 +61,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print_configuration()
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
-    ports = Ports(
-        kafka=9092 + offset,
-        kafka_controller=9093 + offset,
-        postgres=54329 + offset,
-        smtp=8025 + offset,
-        service_offset=offset,
-    )
+    ports = Ports().shifted(offset)
     platform = Platform(root=local_dir(), ports=ports, log=_say)
     try:
         platform.start_infrastructure()

@@ -23,6 +23,16 @@ class Ports:
     smtp: int = 8025
     service_offset: int = 0  # added to each service's default port (8001..8005)
 
+    def shifted(self, offset: int) -> Ports:
+        """The same ports moved by `offset` (to run a second platform beside the first)."""
+        return Ports(
+            kafka=self.kafka + offset,
+            kafka_controller=self.kafka_controller + offset,
+            postgres=self.postgres + offset,
+            smtp=self.smtp + offset,
+            service_offset=self.service_offset + offset,
+        )
+
 
 @dataclass
 class Platform:

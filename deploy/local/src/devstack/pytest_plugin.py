@@ -2,11 +2,13 @@
 
 The test platform uses its own ports (Kafka 19092, PostgreSQL 55432, services 18001-18005) and
 its own data folder (`.local/test-run`, wiped at the start), so it never touches a running
-`make run`. Nothing is skipped when a server cannot start: the session fails.
+`make run`. `DEVSTACK_TEST_PORT_OFFSET` shifts every test port. Nothing is skipped when a server
+cannot start: the session fails.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -16,7 +18,10 @@ from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.services import Fleet
 
-TEST_PORTS = Ports(kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, service_offset=10000)
+# DEVSTACK_TEST_PORT_OFFSET moves them all, so two test sessions can run side by side.
+TEST_PORTS = Ports(
+    kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, service_offset=10000
+).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
 TEST_SERVICE_KEY = "test-service-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
 # Fast retries in tests; production keeps the defaults in ServiceSettings.
