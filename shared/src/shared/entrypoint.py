@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import sys
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from shared.settings import ServiceSettings
 
 
 def serve(app_factory: str, settings: ServiceSettings) -> None:
     """Serve the service's HTTP API and consumers on its configured host and port."""
+    instance = os.environ.get("SERVICE_INSTANCE", settings.service_name)
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {settings.service_name} %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO, format=f"%(asctime)s {instance} %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    uvicorn.run(
+    config = uvicorn.Config(
         app_factory,
         factory=True,
         host=settings.host,
@@ -23,3 +29,28 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
         log_level="warning",
         lifespan="on",
     )
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=listening_sockets(settings.host, settings.http_port))
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run does: the lifespan failed to start
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """The service's port, shared with its other replicas, plus this replica's own port if given.
+
+    The shared socket has SO_REUSEPORT, so every replica binds the same port and the kernel
+    spreads incoming connections among them. Sockets are only bound here: the server listens
+    once the application has started, so no connection waits on a replica still starting up.
+    A local runner may hand over a socket of this replica's own (`SERVICE_OWN_SOCKET_FD`), to
+    reach this process alone (readiness checks).
+    """
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    shared = socket.socket(family, kind, protocol)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    shared.bind(address)
+    own_fd = os.environ.get("SERVICE_OWN_SOCKET_FD")
+    return [shared] if own_fd is None else [shared, socket.socket(fileno=int(own_fd))]

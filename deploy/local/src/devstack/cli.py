@@ -16,7 +16,7 @@ import httpx
 
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
-from devstack.services import SERVICES
+from devstack.services import SERVICES, replica_counts
 from devstack.status import collect_status, render
 from devstack.webhooks import clerk_user_created, signed_delivery
 
@@ -35,6 +35,15 @@ DEFAULTS = {
 }
 
 
+# How the runner itself behaves (see supervisor.py and services.py).
+RUNNER_DEFAULTS = {
+    "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
+    "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
+    "DEVSTACK_RESTART_MAX_DEATHS": "5  (a child dying more often than this within the window stops all)",
+    "DEVSTACK_RESTART_WINDOW_SECONDS": "60",
+}
+
+
 def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -47,7 +56,10 @@ def print_configuration() -> None:
         print(f"    {name}={shown}", flush=True)
     for spec in SERVICES:
         print(f"    {spec.env_prefix}_PORT={spec.port}")
-    print("    DEVSTACK_PORT_OFFSET=0  (shifts every port above, to run a second platform)")
+    for name, default in RUNNER_DEFAULTS.items():
+        value = os.environ.get(name)
+        print(f"    {name}={value + '  (from environment)' if value else default}")
+    print("    DEVSTACK_REPLICAS_<PREFIX>=...  (replicas of one service, e.g. DEVSTACK_REPLICAS_WORKSPACE=3)")
 
 
 def run() -> int:
@@ -62,22 +74,26 @@ def run() -> int:
     print_configuration()
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     ports = Ports().shifted(offset)
-    platform = Platform(root=local_dir(), ports=ports, log=_say)
+    platform = Platform(root=local_dir(), ports=ports, log=_say, replicas=replica_counts())
     try:
         platform.start_infrastructure()
         fleet = platform.start_services()
-        _say("the platform is up:")
+        _say("the platform is up (anything that dies is restarted):")
         print(f"    Kafka        {platform.kafka_bootstrap}")
         print(f"    PostgreSQL   {platform.database_url}")
         print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {local_dir() / 'mail'})")
-        for name, service in fleet.services.items():
-            print(f"    {name:<12} {service.url}  (docs {service.url}/docs, log {service.log_file})")
+        for name, group in fleet.replicas.items():
+            first = group[0]
+            print(f"    {name:<12} {first.url}  (docs {first.url}/docs, {len(group)} replica(s))")
+            for replica in group:
+                pid = replica.process.pid if replica.process else "-"
+                alone = f"alone at {replica.own_url}"
+                print(f"        {replica.name:<16} pid {pid}, {alone}, log {replica.log_file}")
         print("    Press Ctrl-C to stop everything.", flush=True)
-        while not stop_requested.wait(1.0):
-            for name, service in fleet.services.items():
-                if service.process is not None and service.process.poll() is not None:
-                    _say(f"{name} exited with {service.process.returncode}; see {service.log_file}")
-                    stop_requested.set()
+        while not stop_requested.wait(0.5):
+            if platform.supervisor.failed.is_set():
+                _say(f"stopping everything: {platform.supervisor.failure}")
+                return 1
         return 0
     except Exception as error:
         _say(f"failed: {error}")

@@ -6,10 +6,9 @@ import asyncio
 import base64
 import contextlib
 import shutil
-import socket
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from devstack.child import Child
 from devstack.paths import REPO_ROOT, local_dir
-from devstack.processes import ensure_port_free, spawn, stop, wait_until
+from devstack.processes import ensure_port_free, port_open, spawn, wait_until
 from devstack.system import Logger, ensure_command
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -72,7 +72,21 @@ class KafkaServer:
     controller_port: int
     data_dir: Path
     heap: str = "512m"
-    process: subprocess.Popen[bytes] | None = None
+    child: Child = field(init=False)
+    _command: list[str] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.child = Child(
+            name="kafka",
+            log_file=self.log_file,
+            spawn=self._spawn,
+            is_ready=lambda: asyncio.run(broker_answers(self.bootstrap)),
+            stop_timeout=30,
+        )
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process
 
     @property
     def bootstrap(self) -> str:
@@ -120,6 +134,18 @@ class KafkaServer:
         started from a worker thread is killed when that thread ends (PR_SET_PDEATHSIG)."""
         for port in (self.port, self.controller_port):
             ensure_port_free(port, what="Kafka", hint="stop what holds it, or set KAFKA_BOOTSTRAP_SERVERS")
+        self._prepare(log)
+        process = self.child.start()
+        wait_until(
+            lambda: port_open(self.port),
+            timeout=90,
+            what="Kafka broker",
+            process=process,
+            log_file=self.log_file,
+        )
+
+    def _prepare(self, log: Logger) -> None:
+        """Jars, configuration and (the first time only) formatted storage; restarts reuse them."""
         libs = ensure_jars(log)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._properties()
@@ -148,32 +174,14 @@ class KafkaServer:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        self.process = spawn(
-            [
-                *java[:1],
-                f"-Xmx{self.heap}",
-                f"-Xms{self.heap}",
-                "-XX:+UseG1GC",
-                "-XX:TieredStopAtLevel=1",
-                *java[1:],
-                "kafka.Kafka",
-                str(config),
-            ],
-            log_file=self.log_file,
-        )
-        wait_until(
-            self._port_open, timeout=90, what="Kafka broker", process=self.process, log_file=self.log_file
-        )
+        heap = [f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"]
+        self._command = [*java[:1], *heap, *java[1:], "kafka.Kafka", str(config)]
 
-    def _port_open(self) -> bool:
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return spawn(self._command, log_file=self.log_file)
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process, timeout=30)
-            self.process = None
+        self.child.stop()
 
 
 async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
@@ -198,6 +206,19 @@ async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
             await asyncio.sleep(0.3)
         finally:
             await admin.close()
+
+
+async def broker_answers(bootstrap: str) -> bool:
+    """Does the broker answer a metadata request (not just accept connections)?"""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        await admin.close()
 
 
 async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:

@@ -1,17 +1,23 @@
-"""The whole local platform in one object: used by `make run` and by the test session."""
+"""The whole local platform in one object: used by `make run`, the test session and the chaos run.
+
+Every child it starts is watched by one supervisor, which restarts what dies (see supervisor.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.child import Child
 from devstack.kafka import KafkaServer, create_topics
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, database_name
 from devstack.smtp_sink import SmtpSink
+from devstack.supervisor import RestartPolicy, Supervisor
 from devstack.system import Logger
 
 
@@ -45,12 +51,19 @@ class Platform:
     postgres: PostgresServer | None = None
     smtp: SmtpSink | None = None
     fleet: Fleet | None = None
+    replicas: Mapping[str, int] | None = None  # per service; one each when absent
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy.from_env)
+    supervisor: Supervisor = field(init=False)
     database_url: str = ""
     kafka_bootstrap: str = ""
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(log=self.log, policy=self.restart_policy)
 
     def start_infrastructure(self) -> None:
         """Kafka (or KAFKA_BOOTSTRAP_SERVERS), PostgreSQL (or DATABASE_URL), the SMTP sink."""
         started = time.monotonic()
+        self.supervisor.start()
         external_db = os.environ.get("DATABASE_URL")
         if external_db:
             self.log(f"PostgreSQL: using DATABASE_URL ({external_db.split('@')[-1]})")
@@ -64,6 +77,7 @@ class Platform:
             )
             self.log(f"PostgreSQL: starting on 127.0.0.1:{self.ports.postgres}")
             self.postgres.start(self.log)
+            self.supervisor.watch(self.postgres.child)
             self.database_url = self.postgres.url
         asyncio.run(create_databases(self.database_url, [database_name(s) for s in SERVICES]))
         external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -79,9 +93,13 @@ class Platform:
             )
             self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
             self.kafka.start(self.log)
+            self.supervisor.watch(self.kafka.child)
             self.kafka_bootstrap = self.kafka.bootstrap
-        self.smtp = SmtpSink(port=self.ports.smtp, folder=self.root / "mail")
+        self.smtp = SmtpSink(
+            port=self.ports.smtp, folder=self.root / "mail", log_file=self.root / "logs" / "smtp-sink.log"
+        )
         self.smtp.start()
+        self.supervisor.watch(self.smtp.child)
         self.log(f"infrastructure ready in {time.monotonic() - started:.1f}s")
 
     def shared_env(self) -> dict[str, str]:
@@ -97,13 +115,26 @@ class Platform:
             shared_env={**self.shared_env(), **(extra_env or {})},
             log_dir=self.root / "logs",
             port_offset=self.ports.service_offset,
+            replicas=self.replicas,
+            supervisor=self.supervisor,
         )
-        self.log("services: starting identity, workspace, billing, invites, skool-ingest")
+        counts = ", ".join(f"{name} x{len(group)}" for name, group in self.fleet.replicas.items())
+        self.log(f"services: starting {counts}")
         self.fleet.start()
         return self.fleet
 
+    def children(self) -> dict[str, Child]:
+        """Everything the platform runs, by name (`workspace-2`, `kafka`, `postgres`, `smtp-sink`)."""
+        found = [server.child for server in (self.postgres, self.kafka, self.smtp) if server is not None]
+        if self.fleet is not None:
+            found += [replica.child for replica in self.fleet.all()]
+        return {child.name: child for child in found}
+
     def stop(self) -> None:
         """Services first (they drain), then the SMTP sink, Kafka and PostgreSQL."""
+        # Restart nothing from here on, but keep the supervisor's thread alive until its children
+        # are stopped: they would get their death signal, out of order, the moment it ends.
+        self.supervisor.hold()
         if self.fleet:
             self.fleet.stop()
         if self.smtp:
@@ -112,3 +143,4 @@ class Platform:
             self.kafka.stop()
         if self.postgres:
             self.postgres.stop()
+        self.supervisor.close()

@@ -12,12 +12,13 @@ import pwd
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
-from devstack.processes import ensure_port_free, spawn, stop, wait_until
+from devstack.child import Child
+from devstack.processes import ensure_port_free, spawn, wait_until
 from devstack.system import Logger, postgres_bindir
 
 SUPERUSER = "backbone"
@@ -51,7 +52,21 @@ class PostgresServer:
     data_dir: Path
     durable: bool = True  # tests turn fsync off: faster, and their data is thrown away
     fresh: bool = False  # start from an empty cluster (tests)
-    process: subprocess.Popen[bytes] | None = None
+    child: Child = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.child = Child(
+            name="postgres",
+            log_file=self.log_file,
+            spawn=self._spawn,
+            is_ready=self._accepts,
+            stop_signal=signal.SIGINT,  # PostgreSQL's fast shutdown
+            stop_timeout=30,
+        )
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process
 
     @property
     def storage_dir(self) -> Path:
@@ -80,6 +95,7 @@ class PostgresServer:
             storage.chmod(0o700)
 
     def start(self, log: Logger) -> None:
+        """Create the cluster if needed (wiped first when `fresh`), start it, wait until it accepts."""
         ensure_port_free(self.port, what="PostgreSQL", hint="stop what holds it, or set DATABASE_URL")
         bindir = postgres_bindir()
         account = _server_account()
@@ -106,6 +122,20 @@ class PostgresServer:
                 stdout=subprocess.DEVNULL,
                 preexec_fn=_as(account),
             )
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        process = self.child.start()
+        wait_until(
+            self._accepts,
+            timeout=60,
+            what="PostgreSQL",
+            process=process,
+            log_file=self.log_file,
+            interval=0.2,
+        )
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """The postmaster on the existing cluster. After a kill -9 its old backends may hold the
+        shared memory for a moment; the new postmaster then exits and the supervisor retries."""
         settings = [
             "-c",
             "listen_addresses=127.0.0.1",
@@ -117,21 +147,15 @@ class PostgresServer:
             "shared_buffers=128MB",
         ]
         if not self.durable:
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.process = spawn(
-            [f"{bindir}/postgres", "-D", str(storage), "-p", str(self.port), *settings],
+            # Not synchronous_commit=off: a killed server would then lose commits it had already
+            # acknowledged. With fsync off a synchronous commit is only a write to the page cache,
+            # which survives the process (only an OS crash loses it).
+            settings += ["-c", "fsync=off", "-c", "full_page_writes=off"]
+        return spawn(
+            [f"{postgres_bindir()}/postgres", "-D", str(self.storage_dir), "-p", str(self.port), *settings],
             log_file=self.log_file,
-            run_as=account,
+            run_as=_server_account(),
             death_signal=signal.SIGINT,
-        )
-        wait_until(
-            self._accepts,
-            timeout=60,
-            what="PostgreSQL",
-            process=self.process,
-            log_file=self.log_file,
-            interval=0.2,
         )
 
     def _accepts(self) -> bool:
@@ -146,9 +170,7 @@ class PostgresServer:
         return asyncio.run(probe())
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process, sig=signal.SIGINT, timeout=30)  # SIGINT: PostgreSQL's fast shutdown
-            self.process = None
+        self.child.stop()
 
 
 def _as(account: str | None):  # type: ignore[no-untyped-def]

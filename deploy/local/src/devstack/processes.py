@@ -6,6 +6,7 @@ import ctypes
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -14,15 +15,20 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _preexec(run_as: str | None, death_signal: int) -> Callable[[], None]:
+# Resolved once, in the parent: the child between fork and exec must not load libraries or read
+# /etc/passwd, because another thread of ours may hold a lock those need (children are spawned
+# from the supervisor's thread while the main thread keeps working).
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def _preexec(account: pwd.struct_passwd | None, death_signal: int) -> Callable[[], None]:
     def setup() -> None:
         os.setpgrp()  # Ctrl-C reaches the runner only; it stops children in order
-        if run_as is not None:
-            account = pwd.getpwnam(run_as)
+        if account is not None:
             os.setgid(account.pw_gid)
             os.setuid(account.pw_uid)
         # After the credential change (which would clear it): die if the runner dies.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, death_signal)
+        _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal)
 
     return setup
 
@@ -35,12 +41,15 @@ def spawn(
     run_as: str | None = None,
     death_signal: int = signal.SIGTERM,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a child whose output goes to `log_file`, killed by `death_signal` if we die.
 
     The kernel sends the death signal when the *thread* that started the child ends, so start
-    long-lived children from the main thread, never from a thread pool.
+    long-lived children from the main thread or the supervisor's thread, never from a thread pool.
+    `pass_fds` are inherited by the child under the same numbers.
     """
+    account = pwd.getpwnam(run_as) if run_as is not None else None
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         return subprocess.Popen(
@@ -50,7 +59,8 @@ def spawn(
             stdin=subprocess.DEVNULL,
             env=env,
             cwd=cwd,
-            preexec_fn=_preexec(run_as, death_signal),
+            pass_fds=tuple(pass_fds),
+            preexec_fn=_preexec(account, death_signal),
         )
 
 
@@ -86,14 +96,17 @@ def wait_until(
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s{_tail(log_file)}")
 
 
-def ensure_port_free(port: int, *, what: str, hint: str) -> None:
-    """Fail clearly when something else already listens where a server of ours must."""
-    import socket
-
+def port_open(port: int, *, host: str = "127.0.0.1") -> bool:
+    """Does something accept TCP connections on `host:port`?"""
     with socket.socket() as probe:
         probe.settimeout(0.2)
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            raise RuntimeError(f"port {port} for {what} is already in use; {hint}")
+        return probe.connect_ex((host, port)) == 0
+
+
+def ensure_port_free(port: int, *, what: str, hint: str) -> None:
+    """Fail clearly when something else already listens where a server of ours must."""
+    if port_open(port):
+        raise RuntimeError(f"port {port} for {what} is already in use; {hint}")
 
 
 def _tail(log_file: Path | None, lines: int = 30) -> str:

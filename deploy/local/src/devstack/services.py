@@ -1,18 +1,29 @@
-"""The five services as child processes (`python -m <package>`), with readiness checks."""
+"""The five services as child processes (`python -m <package>`), each in one or more replicas.
+
+Every replica of a service listens on the service's port with SO_REUSEPORT (the kernel spreads
+connections among them), joins the same consumer group and shares the outbox relay's lock.
+Because a request to that port may reach any replica, each replica also serves on a port of
+its own: a socket the runner binds once (kernel-chosen port) and hands to every incarnation of
+that replica (`SERVICE_OWN_SOCKET_FD`). Readiness is checked there, replica by replica, and the
+port stays the same across restarts.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from devstack.processes import spawn, stop, wait_until
+from devstack.child import Child, stop_together
+from devstack.processes import ensure_port_free, spawn, wait_until
+from devstack.supervisor import Supervisor
 
 
 @dataclass(frozen=True)
@@ -36,45 +47,90 @@ def database_name(spec: ServiceSpec) -> str:
     return spec.name.replace("-", "_")
 
 
-@dataclass
+def replica_counts(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """`DEVSTACK_REPLICAS` for every service, `DEVSTACK_REPLICAS_<PREFIX>` for one (default 1)."""
+    default = int(environ.get("DEVSTACK_REPLICAS", "1"))
+    counts = {
+        spec.name: int(environ.get(f"DEVSTACK_REPLICAS_{spec.env_prefix}", default)) for spec in SERVICES
+    }
+    for name, count in counts.items():
+        if count < 1:
+            raise ValueError(f"{name} needs at least one replica, not {count}")
+    return counts
+
+
+def _own_socket() -> socket.socket:
+    """Bound, not listening: the replica's server listens on it once its start-up is done."""
+    own = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    own.bind(("127.0.0.1", 0))
+    return own
+
+
+@dataclass(eq=False)
 class RunningService:
+    """One replica of a service."""
+
     spec: ServiceSpec
     port: int
     env: dict[str, str]
     log_file: Path
-    process: subprocess.Popen[bytes] | None = None
+    replica: int = 1
+    own_socket: socket.socket = field(default_factory=_own_socket)
+    child: Child = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.child = Child(name=self.name, log_file=self.log_file, spawn=self._spawn, is_ready=self.is_ready)
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec.name}-{self.replica}"
 
     @property
     def url(self) -> str:
+        """The service's shared port: any of its replicas answers."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def own_url(self) -> str:
+        """This replica alone."""
+        return f"http://127.0.0.1:{self.own_socket.getsockname()[1]}"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        fd = self.own_socket.fileno()
+        env = {**self.env, "SERVICE_INSTANCE": self.name, "SERVICE_OWN_SOCKET_FD": str(fd)}
+        return spawn(
+            [sys.executable, "-m", self.spec.package], log_file=self.log_file, env=env, pass_fds=[fd]
+        )
+
+    def is_ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.own_url}/readyz", timeout=3).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def start(self) -> None:
-        self.process = spawn([sys.executable, "-m", self.spec.package], log_file=self.log_file, env=self.env)
+        self.child.start()
 
     def wait_ready(self, timeout: float = 90) -> None:
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
         wait_until(
-            ready,
+            self.is_ready,
             timeout=timeout,
-            what=f"service {self.spec.name}",
-            process=self.process,
+            what=f"service {self.name}",
+            process=self.child.process,
             log_file=self.log_file,
             interval=0.1,
         )
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process, timeout=20)
-            self.process = None
+        self.child.stop()
 
     @contextmanager
     def down(self) -> Iterator[None]:
-        """Crash the service for the block (SIGKILL), then start it again and wait until ready."""
+        """Crash the replica for the block (SIGKILL), then start it again and wait until ready."""
         self.kill()
         try:
             yield
@@ -83,42 +139,95 @@ class RunningService:
             self.wait_ready()
 
     def kill(self) -> None:
-        """Crash it: SIGKILL, no clean shutdown (for failure tests)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        """Crash it: SIGKILL, no clean shutdown, and nobody restarts it until `start`."""
+        self.child.kill()
 
 
 @dataclass
 class Fleet:
-    services: dict[str, RunningService] = field(default_factory=dict)
+    replicas: dict[str, list[RunningService]] = field(default_factory=dict)
+    log_dir: Path = Path(".")
+    supervisor: Supervisor | None = None
 
     @classmethod
     def configure(
-        cls, *, shared_env: dict[str, str], log_dir: Path, port_offset: int = 0, only: list[str] | None = None
+        cls,
+        *,
+        shared_env: dict[str, str],
+        log_dir: Path,
+        port_offset: int = 0,
+        only: list[str] | None = None,
+        replicas: Mapping[str, int] | None = None,
+        supervisor: Supervisor | None = None,
     ) -> Fleet:
-        fleet = cls()
+        fleet = cls(log_dir=log_dir, supervisor=supervisor)
         for spec in SERVICES:
             if only is not None and spec.name not in only:
                 continue
             configured = os.environ.get(f"{spec.env_prefix}_PORT")
             port = int(configured) if configured else spec.port + port_offset
             env = {**os.environ, **shared_env, f"{spec.env_prefix}_PORT": str(port)}
-            fleet.services[spec.name] = RunningService(
-                spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}.log"
-            )
+            first = RunningService(spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}-1.log")
+            fleet.replicas[spec.name] = [first]
+            fleet._watch(first)
+            for _ in range(1, (replicas or {}).get(spec.name, 1)):
+                fleet._add(spec.name)
         return fleet
 
+    def _add(self, name: str) -> RunningService:
+        first = self.replicas[name][0]
+        number = max(replica.replica for replica in self.replicas[name]) + 1
+        replica = RunningService(
+            spec=first.spec,
+            port=first.port,
+            env=first.env,
+            log_file=self.log_dir / f"{name}-{number}.log",
+            replica=number,
+        )
+        self.replicas[name].append(replica)
+        self._watch(replica)
+        return replica
+
+    def _watch(self, replica: RunningService) -> None:
+        if self.supervisor is not None:
+            self.supervisor.watch(replica.child)
+
+    def all(self) -> list[RunningService]:
+        return [replica for group in self.replicas.values() for replica in group]
+
     def start(self) -> None:
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            service.wait_ready()
+        """Start every replica at once, then wait for each one on its own port."""
+        for group in self.replicas.values():
+            first = group[0]
+            ensure_port_free(first.port, what=first.spec.name, hint=f"set {first.spec.env_prefix}_PORT")
+        for replica in self.all():
+            replica.start()
+        for replica in self.all():
+            replica.wait_ready()
+
+    def add_replica(self, name: str) -> RunningService:
+        """One more replica of `name` next to the running ones (started, not yet ready)."""
+        replica = self._add(name)
+        replica.start()
+        return replica
+
+    def remove_replica(self, replica: RunningService) -> None:
+        """Stop a replica for good (the first one of a service stays)."""
+        if replica is self.replicas[replica.spec.name][0]:
+            raise ValueError("the first replica of a service is not removed")
+        replica.stop()
+        if self.supervisor is not None:
+            self.supervisor.unwatch(replica.child)
+        self.replicas[replica.spec.name].remove(replica)
+        replica.own_socket.close()
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
+        stop_together(replica.child for replica in self.all())
+
+    @property
+    def services(self) -> dict[str, RunningService]:
+        """The first replica of each service (what one-replica callers walk)."""
+        return {name: group[0] for name, group in self.replicas.items()}
 
     def __getitem__(self, name: str) -> RunningService:
-        return self.services[name]
+        return self.replicas[name][0]
