@@ -80,7 +80,7 @@ class KafkaServer:
             name="kafka",
             log_file=self.log_file,
             spawn=self._spawn,
-            is_ready=lambda: asyncio.run(broker_answers(self.bootstrap)),
+            is_ready=self._answers,
             stop_timeout=30,
         )
 
@@ -143,6 +143,10 @@ class KafkaServer:
             process=process,
             log_file=self.log_file,
         )
+
+    def _answers(self) -> bool:
+        # The port first: a refused connection makes aiokafka log an error on every probe.
+        return port_open(self.port) and asyncio.run(broker_answers(self.bootstrap))
 
     def _prepare(self, log: Logger) -> None:
         """Jars, configuration and (the first time only) formatted storage; restarts reuse them."""

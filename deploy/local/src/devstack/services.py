@@ -59,10 +59,15 @@ def replica_counts(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
     return counts
 
 
+# The kernel picks each replica's own port; on this loopback address it can never take a port
+# that a platform on this machine binds on 127.0.0.1 (Kafka, PostgreSQL, a service) later.
+OWN_PORTS_HOST = "127.0.0.2"
+
+
 def _own_socket() -> socket.socket:
     """Bound, not listening: the replica's server listens on it once its start-up is done."""
     own = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    own.bind(("127.0.0.1", 0))
+    own.bind((OWN_PORTS_HOST, 0))
     return own
 
 
@@ -93,7 +98,7 @@ class RunningService:
     @property
     def own_url(self) -> str:
         """This replica alone."""
-        return f"http://127.0.0.1:{self.own_socket.getsockname()[1]}"
+        return f"http://{OWN_PORTS_HOST}:{self.own_socket.getsockname()[1]}"
 
     @property
     def process(self) -> subprocess.Popen[bytes] | None:

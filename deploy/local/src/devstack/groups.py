@@ -1,0 +1,44 @@
+"""Consumer groups as the broker sees them: who is in a group, which partitions each member owns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+
+@dataclass(frozen=True)
+class GroupState:
+    state: str  # "Stable", "PreparingRebalance", "CompletingRebalance", "Empty", "Dead"
+    owned: dict[str, frozenset[TopicPartition]]  # member id -> its partitions
+
+    def owners_of(self, topic: str) -> dict[TopicPartition, str]:
+        return {tp: member for member, tps in self.owned.items() for tp in tps if tp.topic == topic}
+
+
+async def describe_group(bootstrap: str, group: str) -> GroupState:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.to_object()["groups"]
+    owned = {}
+    for member in described["members"]:
+        raw = member["member_assignment"]
+        partitions = ConsumerProtocolMemberAssignment.decode(raw).partitions() if raw else []
+        owned[member["member_id"]] = frozenset(partitions)
+    return GroupState(state=described["state"], owned=owned)
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}

@@ -1,0 +1,114 @@
+"""Scale out (DESIGN §3): a second replica of every service shares the work, with no duplicated effect.
+
+The second replicas bind the same HTTP ports (SO_REUSEPORT) and join the same consumer groups.
+Which consumer of a group gets a partition is up to the group's assignor: with 3 partitions and
+more consumers than that (each replica runs several), a replica may get none. Work is shared
+only when both replicas own partitions, so that is arranged first — a second replica that got
+nothing is restarted (it rejoins under a new member id) until it owns some — and then checked
+by the committed offsets of each replica's own partitions during the burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka import TopicPartition
+
+from devstack.chaos import dead_letter_count
+from devstack.groups import GroupState, committed_offsets, describe_group
+from devstack.platform import Platform
+from devstack.provisioning import not_exactly_once
+from devstack.pytest_plugin import TEST_AUTH_SECRET
+from devstack.services import Fleet, RunningService
+from devstack.svix_sender import send_burst, signup_deliveries
+from devstack.testing import eventually
+
+SIGNUPS = 200
+# Consumer group (= service) -> the topics it reads.
+CONSUMED = {
+    "workspace": ("identity.users",),
+    "billing": ("workspace.orgs",),
+    "identity": ("workspace.orgs", "billing.subscriptions"),
+}
+REJOIN_ATTEMPTS = 10
+
+
+def owned_by(state: GroupState, members: Iterable[str], topic: str) -> set[TopicPartition]:
+    chosen = set(members)
+    return {tp for tp, member in state.owners_of(topic).items() if member in chosen}
+
+
+async def stable_group(bootstrap: str, group: str, *, members: int | None = None) -> GroupState:
+    """Wait until every partition the group reads is assigned (to `members` members, if given)."""
+
+    def settled(state: GroupState) -> bool:
+        assigned = sum(len(tps) for tps in state.owned.values())
+        complete = members is None or len(state.owned) == members
+        return state.state == "Stable" and complete and assigned == 3 * len(CONSUMED[group])
+
+    return await eventually(
+        lambda: describe_group(bootstrap, group),
+        until=settled,
+        timeout=60,
+        interval=0.2,
+        what=f"{group} stable",
+    )
+
+
+async def share_partitions(
+    bootstrap: str, group: str, second: RunningService, first_members: set[str]
+) -> tuple[GroupState, set[str]]:
+    """Restart `second` until both replicas own partitions of every topic the group reads."""
+    for attempt in range(1, REJOIN_ATTEMPTS + 1):
+        state = await stable_group(bootstrap, group, members=2 * len(first_members))
+        second_members = set(state.owned) - first_members
+        shared = all(
+            owned_by(state, first_members, topic) and owned_by(state, second_members, topic)
+            for topic in CONSUMED[group]
+        )
+        if shared:
+            print(f"{group}: partitions shared after {attempt} join(s) of {second.name}")
+            return state, second_members
+        await asyncio.to_thread(second.stop)
+        second.start()  # from this (main) thread, which outlives the replica (PR_SET_PDEATHSIG)
+        await asyncio.to_thread(second.wait_ready)
+    raise AssertionError(f"{group}: {second.name} never got partitions in {REJOIN_ATTEMPTS} joins")
+
+
+async def test_second_replicas_share_the_work_and_provision_each_signup_once(
+    services: Fleet, platform: Platform
+) -> None:
+    bootstrap = platform.kafka_bootstrap
+    first_members = {}
+    for group in CONSUMED:
+        first_members[group] = set((await stable_group(bootstrap, group)).owned)
+    dead_letters_before = await dead_letter_count(bootstrap)
+    extra = {name: services.add_replica(name) for name in list(services.replicas)}
+    try:
+        for replica in extra.values():
+            await asyncio.to_thread(replica.wait_ready)
+        owners = {}
+        for group, members in first_members.items():
+            state, second_members = await share_partitions(bootstrap, group, extra[group], members)
+            owners[group] = (state, {"first": members, "second": second_members})
+        offsets_before = {group: await committed_offsets(bootstrap, group) for group in CONSUMED}
+
+        result = await send_burst(
+            services["identity"].url, signup_deliveries(SIGNUPS), secret=TEST_AUTH_SECRET
+        )
+
+        assert result.abandoned == [] and len(result.accepted) == SIGNUPS, result.summary()
+        assert await not_exactly_once(platform.database_url, result.accepted) == {}
+        assert await dead_letter_count(bootstrap) == dead_letters_before
+        for group, (state, replicas) in owners.items():
+            assert (await describe_group(bootstrap, group)).owned == state.owned, f"{group} rebalanced"
+            after = await committed_offsets(bootstrap, group)
+            for which, members in replicas.items():
+                for topic in CONSUMED[group]:
+                    mine = owned_by(state, members, topic)
+                    moved = [tp for tp in mine if after.get(tp, 0) > offsets_before[group].get(tp, 0)]
+                    assert moved, f"the {which} replica of {group} handled nothing of {topic} ({mine})"
+    finally:
+        for replica in extra.values():
+            await asyncio.to_thread(services.remove_replica, replica)
