@@ -8,7 +8,7 @@ PACKAGES := -e shared -e services/identity -e services/workspace -e services/bil
             -e services/invites -e services/skool-ingest -e deploy/local
 DEV_TOOLS := pytest pytest-asyncio ruff mypy import-linter types-PyYAML
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench chaos clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,11 @@ lint: install
 
 bench: install
 	@$(BIN)/python -m devstack.bench
+
+# Its own platform (ports +400, .local/chaos-run): signups while pieces are killed -9, then a
+# report and a pass/fail exit code. E.g. make chaos CHAOS_ARGS="--signups 500 --rounds 1".
+chaos: install
+	@$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf .local $(VENV)

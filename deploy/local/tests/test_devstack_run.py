@@ -1,4 +1,5 @@
-"""`devstack run` (what `make run` starts): comes up, serves a signup, stops clean on Ctrl-C."""
+"""`devstack run` (what `make run` starts): comes up, serves a signup, restarts what is killed,
+stops clean on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from devstack.kafka import libs_dir
 
-OFFSET = 200  # Kafka 9292, PostgreSQL 54529, SMTP 8225, services 8201-8205
+# Beside the test session's own platform (offset 10000), on ports no other session takes:
+# Kafka 19142, PostgreSQL 64379, SMTP 18075, services 18051-18055 (+ DEVSTACK_TEST_PORT_OFFSET).
+OFFSET = 10050 + int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))
 
 
 def read_until(process: subprocess.Popen[str], marker: str, *, timeout: float) -> list[str]:
@@ -30,9 +33,28 @@ def read_until(process: subprocess.Popen[str], marker: str, *, timeout: float) -
     raise AssertionError(f"{marker!r} not printed in {timeout}s:\n" + "\n".join(lines))
 
 
+def replica_pids(output: list[str]) -> dict[str, int]:
+    """`        workspace-2      pid 1234, alone at ...` lines, as {"workspace-2": 1234}."""
+    found = {}
+    for line in output:
+        words = line.split()
+        if len(words) > 2 and words[1] == "pid":
+            found[words[0]] = int(words[2].rstrip(","))
+    return found
+
+
 def leftover_processes(root: Path) -> list[str]:
-    result = subprocess.run(["pgrep", "-af", str(root)], capture_output=True, text=True)
-    return [line for line in result.stdout.splitlines() if "pgrep" not in line]
+    """Processes that carry the run's folder in their environment: everything the runner started."""
+    marker = f"BACKBONE_LOCAL_DIR={root}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{entry.name} {command}")
+        except OSError:  # gone meanwhile
+            continue
+    return found
 
 
 def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -44,7 +66,12 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         for k, v in os.environ.items()
         if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PLATFORM_ENVIRONMENT"}
     }
-    env |= {"BACKBONE_LOCAL_DIR": str(root), "DEVSTACK_PORT_OFFSET": str(OFFSET), "PYTHONUNBUFFERED": "1"}
+    env |= {
+        "BACKBONE_LOCAL_DIR": str(root),
+        "DEVSTACK_PORT_OFFSET": str(OFFSET),
+        "DEVSTACK_REPLICAS_WORKSPACE": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
     devstack = Path(sys.executable).with_name("devstack")
     process = subprocess.Popen(
         [str(devstack), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -52,10 +79,20 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
     try:
         output = read_until(process, "Press Ctrl-C", timeout=180)
         assert any("KAFKA_BOOTSTRAP_SERVERS=" in line for line in output)  # settings are printed
-        assert any("identity     http://127.0.0.1:8201" in line for line in output)
+        assert any(f"identity     http://127.0.0.1:{8001 + OFFSET}" in line for line in output)
+        pids = replica_pids(output)
+        expected = {"identity-1", "workspace-1", "workspace-2", "billing-1", "invites-1", "skool-ingest-1"}
+        assert set(pids) == expected
+
+        os.kill(pids["workspace-2"], signal.SIGKILL)
+        read_until(process, "workspace-2 exited with -9; restarting in 0.5s (restart 1)", timeout=10)
+        read_until(process, "workspace-2 is back after", timeout=90)
+        sink = int(subprocess.check_output(["pgrep", "-f", f"devstack.smtp_sink --port {8025 + OFFSET}"]))
+        os.kill(sink, signal.SIGKILL)
+        read_until(process, "smtp-sink is back after", timeout=60)
 
         signup = subprocess.run(
-            [str(devstack), "signup", "--identity", "http://127.0.0.1:8201"],
+            [str(devstack), "signup", "--identity", f"http://127.0.0.1:{8001 + OFFSET}"],
             env=env,
             capture_output=True,
             text=True,

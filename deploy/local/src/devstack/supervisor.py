@@ -117,13 +117,17 @@ class Supervisor:
 
     def _run(self) -> None:
         while not self._closing.wait(self.interval):
-            with self._watches_lock:
-                watches = list(self._watches)
-            for watch in watches:
-                try:
-                    self._tend(watch)
-                except Exception as error:  # one child's trouble must not end supervision
-                    self.log(f"supervisor: {watch.child.name}: {error!r}")
+            self.tend()
+
+    def tend(self) -> None:
+        """One pass over every child (the thread does this every `interval`; tests may call it)."""
+        with self._watches_lock:
+            watches = list(self._watches)
+        for watch in watches:
+            try:
+                self._tend(watch)
+            except Exception as error:  # one child's trouble must not end supervision
+                self.log(f"supervisor: {watch.child.name}: {error!r}")
 
     def _tend(self, watch: _Watch) -> None:
         child, now = watch.child, time.monotonic()
