@@ -117,6 +117,10 @@ class KafkaServer:
                     "transaction.state.log.min.isr=1",
                     "share.coordinator.state.topic.replication.factor=1",
                     "group.initial.rebalance.delay.ms=0",
+                    # After a kill -9 the restarted broker cannot register until the controller
+                    # has expired the dead one's session: 4 s instead of 9 s (heartbeats 1 s).
+                    "broker.heartbeat.interval.ms=1000",
+                    "broker.session.timeout.ms=4000",
                     "auto.create.topics.enable=false",
                     "",
                 ]
