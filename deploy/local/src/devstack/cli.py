@@ -59,7 +59,10 @@ def print_configuration() -> None:
     for name, default in RUNNER_DEFAULTS.items():
         value = os.environ.get(name)
         print(f"    {name}={value + '  (from environment)' if value else default}")
-    print("    DEVSTACK_REPLICAS_<PREFIX>=...  (replicas of one service, e.g. DEVSTACK_REPLICAS_WORKSPACE=3)")
+    per_service = [f"DEVSTACK_REPLICAS_{spec.env_prefix}" for spec in SERVICES]
+    for name in [name for name in per_service if os.environ.get(name)]:
+        print(f"    {name}={os.environ[name]}  (from environment)")
+    print("    DEVSTACK_REPLICAS_<PREFIX>  (replicas of one service, e.g. DEVSTACK_REPLICAS_WORKSPACE=3)")
 
 
 def run() -> int:
