@@ -153,3 +153,12 @@ def idempotent_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
         acks="all",
         linger_ms=0,
     )
+
+
+async def broker_answers(producer: AIOKafkaProducer, *, timeout: float = 2.0) -> bool:
+    """True when the broker answers a metadata request on this producer's connection."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=timeout)
+    except Exception:
+        return False
+    return True
