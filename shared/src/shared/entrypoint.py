@@ -22,4 +22,7 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_level="warning",
         lifespan="on",
+        # The C event loop and HTTP parser: measured cheaper per request than asyncio and h11.
+        loop="uvloop",
+        http="httptools",
     )

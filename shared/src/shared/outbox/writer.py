@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.tables import OutboxMessage
 from shared.events.envelope import Envelope, EventData, new_envelope
 from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
+
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 async def record_event(session: AsyncSession, *, source: str, subject: str, data: EventData) -> Envelope:
@@ -22,8 +25,9 @@ async def record_event(session: AsyncSession, *, source: str, subject: str, data
     }
     if traceparent:
         headers["traceparent"] = traceparent
-    session.add(
-        OutboxMessage(
+    # A Core insert, not `session.add`: no ORM object and unit-of-work flush per event.
+    await session.execute(
+        insert(_OUTBOX).values(
             event_id=envelope.id,
             event_type=envelope.type,
             topic=topic_for(envelope.type),

@@ -52,7 +52,7 @@ async def create_personal_org(
     ).first()
     if inserted is None:
         return None
-    session.add(Membership(org_id=org_id, user_id=user_id, role=Role.TRAINEE))
+    await session.execute(insert(Membership).values(org_id=org_id, user_id=user_id, role=Role.TRAINEE))
     subject = str(org_id)
     await record_event(
         session,
