@@ -11,6 +11,8 @@ from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
 
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+# Built once: a Core insert run with a row of parameters, no ORM object, no per-event statement.
+_INSERT = insert(_OUTBOX)
 
 
 async def record_event(session: AsyncSession, *, source: str, subject: str, data: EventData) -> Envelope:
@@ -25,15 +27,15 @@ async def record_event(session: AsyncSession, *, source: str, subject: str, data
     }
     if traceparent:
         headers["traceparent"] = traceparent
-    # A Core insert, not `session.add`: no ORM object and unit-of-work flush per event.
     await session.execute(
-        insert(_OUTBOX).values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            topic=topic_for(envelope.type),
-            key=subject,
-            value=envelope.to_bytes(),
-            headers=headers,
-        )
+        _INSERT,
+        {
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "topic": topic_for(envelope.type),
+            "key": subject,
+            "value": envelope.to_bytes(),
+            "headers": headers,
+        },
     )
     return envelope
