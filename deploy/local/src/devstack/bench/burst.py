@@ -1,0 +1,151 @@
+"""End-to-end burst: thousands of signups at once, timed until every one has complete claims."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from devstack.bench.client import (
+    Endpoints,
+    Signup,
+    count_complete,
+    has_complete_claims,
+    post_signup,
+    presign,
+    wait_complete,
+)
+from devstack.bench.report import Figure, Target, ms, percentile
+
+SAMPLE_EVERY = 50  # plus the last signup of each sender
+POLL_GAP = 0.01  # the sample is polled one request at a time, ≤ 100 requests/s in all
+
+
+async def send_lane(client: httpx.AsyncClient, target: Endpoints, lane: list[Signup]) -> None:
+    """One sender: its signups one after another, each as soon as the previous is answered."""
+    for signup in lane:
+        await post_signup(client, target, signup)
+
+
+def burst_sample(lanes: list[list[Signup]], signups: list[Signup]) -> list[Signup]:
+    """Every 50th signup plus the last one each sender posts, in posting order."""
+    chosen = {id(s): s for s in signups[SAMPLE_EVERY - 1 :: SAMPLE_EVERY]}
+    chosen.update({id(lane[-1]): lane[-1] for lane in lanes if lane})
+    order = {id(s): index for index, s in enumerate(signups)}
+    return sorted(chosen.values(), key=lambda s: order[id(s)])
+
+
+@dataclass
+class SampleWatch:
+    """When the last sampled signup was seen complete, how many never were, how many reads."""
+
+    last_complete: float | None = None
+    incomplete: int = 0
+    reads: int = 0
+
+
+async def watch_sample(
+    client: httpx.AsyncClient, target: Endpoints, sample: list[Signup], *, deadline: float
+) -> SampleWatch:
+    """Poll the sampled users' claims, oldest first, one request at a time, until all are complete."""
+    watch = SampleWatch()
+    pending = list(sample)
+    give_up = time.perf_counter() + deadline
+    while pending and time.perf_counter() < give_up:
+        ready = [s for s in pending if s.answered.is_set()]
+        if not ready:
+            await asyncio.sleep(POLL_GAP)
+            continue
+        for signup in ready:
+            if signup.accepted:
+                watch.reads += 1
+                if not await has_complete_claims(client, target, signup.user_id):
+                    await asyncio.sleep(POLL_GAP)
+                    continue
+                watch.last_complete = time.perf_counter()
+            pending.remove(signup)  # complete, or refused (it will never complete)
+            await asyncio.sleep(POLL_GAP)
+    watch.incomplete = len(pending)
+    return watch
+
+
+async def run_burst(
+    target: Endpoints, *, size: int, senders: int, deadline: float, seed_tps: float | None
+) -> list[Figure]:
+    signups = presign(size)
+    lanes = [signups[i::senders] for i in range(senders)]
+    sample = burst_sample(lanes, signups)
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=30) as posting,
+        httpx.AsyncClient(timeout=10) as polling,
+    ):
+        started = time.perf_counter()
+        watching = asyncio.create_task(watch_sample(polling, target, sample, deadline=deadline))
+        await asyncio.gather(*(send_lane(posting, target, lane) for lane in lanes))
+        watch = await watching
+    accepted = [s for s in signups if s.accepted]
+    ids = [s.user_id for s in accepted]
+    complete = await count_complete(target, ids)
+    end = watch.last_complete
+    how_end_seen = f"last of {len(sample)} sampled users seen complete ({watch.reads} claims reads)"
+    if watch.incomplete or complete < len(ids):
+        print(
+            f"[bench] !!! burst: {watch.incomplete} sampled users never complete, "
+            f"{complete} of {len(ids)} complete by SQL; waiting up to {deadline:.0f}s more",
+            flush=True,
+        )
+        complete, end = await wait_complete(target, ids, deadline=deadline)
+        how_end_seen = "end found by SQL count (sample was not enough)"
+    return [
+        _throughput_figure(size, senders, started, end, complete, len(ids), how_end_seen, seed_tps),
+        _ingest_figure(signups, senders, started),
+    ]
+
+
+def _throughput_figure(
+    size: int,
+    senders: int,
+    started: float,
+    end: float | None,
+    complete: int,
+    accepted: int,
+    seen: str,
+    seed_tps: float | None,
+) -> Figure:
+    name = "end-to-end signups/s (burst)"
+    target = Target("≥", 300)
+    aim = "" if seed_tps is None else f"the aim is {seed_tps / 2:,.0f}/s (half the seed design's); "
+    conditions = f"{aim}{size:,} pre-signed user.created posted by {senders} senders; first POST → {seen}"
+    if end is None or complete < accepted:
+        note = f"NOT ALL COMPLETE: {complete:,} of {accepted:,} accepted signups have complete claims"
+        return Figure(name, None, "/s", f"{note}; {conditions}", target)
+    elapsed = end - started
+    return Figure(
+        name,
+        accepted / elapsed,
+        "/s",
+        f"{conditions}; all {complete:,} of {accepted:,} accepted complete (SQL count) in {elapsed:.1f} s",
+        target,
+    )
+
+
+def _ingest_figure(signups: list[Signup], senders: int, started: float) -> Figure:
+    accepted = [s for s in signups if s.accepted]
+    refused = len(signups) - len(accepted)
+    answered = [s.answered_at for s in accepted if s.answered_at is not None]
+    if not answered:
+        return Figure("webhook ingest/s (2xx)", None, "/s", "no webhook answered 2xx", Target("≥", 500))
+    waits = [ms(s.answered_at - s.posted_at) for s in accepted if s.answered_at and s.posted_at]
+    elapsed = max(answered) - started
+    return Figure(
+        "webhook ingest/s (2xx)",
+        len(accepted) / elapsed,
+        "/s",
+        f"during the burst: {len(accepted):,} answered 2xx in {elapsed:.1f} s by {senders} senders while "
+        f"the pipeline runs; {refused} not 2xx; answer p50 {percentile(waits, 50):.0f} ms, "
+        f"p99 {percentile(waits, 99):.0f} ms",
+        Target("≥", 500),
+    )

@@ -1,0 +1,141 @@
+"""Steady rates: signups sent on a fixed schedule, webhook → complete claims measured on a sample."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from devstack.bench.client import Endpoints, Signup, has_complete_claims, post_signup, presign, wait_complete
+from devstack.bench.report import Figure, Target, ms, percentile
+
+TARGETS = {50: {50: Target("≤", 30), 99: Target("≤", 100)}, 200: {99: Target("≤", 250)}}
+
+
+def sample_every(rate: int) -> int:
+    """Every 5th signup at 50/s, every 10th at 200/s: about 10-20 polled users a second."""
+    return 5 if rate <= 50 else 10
+
+
+def poll_interval(waited: float) -> float:
+    """5 ms while a healthy answer is due; slower once it is late, so a backlog is not swamped."""
+    if waited < 0.3:
+        return 0.005
+    return 0.025 if waited < 2 else 0.1
+
+
+@dataclass
+class SteadyRun:
+    rate: int
+    latencies: list[float] = field(default_factory=list)  # seconds, scheduled send → complete
+    never_complete: int = 0
+    send_lags: list[float] = field(default_factory=list)  # actual send - scheduled send
+    reads: int = 0
+
+
+async def follow(
+    client: httpx.AsyncClient, target: Endpoints, signup: Signup, due: float, run: SteadyRun, deadline: float
+) -> None:
+    """Poll one sampled user's claims until they are complete; record the latency from `due`."""
+    while True:
+        run.reads += 1
+        if await has_complete_claims(client, target, signup.user_id):
+            run.latencies.append(time.perf_counter() - due)
+            return
+        waited = time.perf_counter() - due
+        if waited > deadline:
+            run.never_complete += 1
+            return
+        await asyncio.sleep(poll_interval(waited))
+
+
+async def send_one(
+    posting: httpx.AsyncClient,
+    polling: httpx.AsyncClient,
+    target: Endpoints,
+    signup: Signup,
+    due: float,
+    sampled: bool,
+    run: SteadyRun,
+    deadline: float,
+) -> None:
+    run.send_lags.append(time.perf_counter() - due)
+    await post_signup(posting, target, signup)
+    if sampled and signup.accepted:
+        await follow(polling, target, signup, due, run, deadline)
+
+
+async def run_steady(target: Endpoints, *, rate: int, seconds: float, deadline: float) -> list[Figure]:
+    """Open loop: signup i is sent at start + i/rate whether or not earlier ones were answered."""
+    signups = presign(round(rate * seconds))
+    every = sample_every(rate)
+    run = SteadyRun(rate)
+    async with (
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=512), timeout=30) as posting,
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=128), timeout=30) as polling,
+    ):
+        start = time.perf_counter() + 0.05
+        tasks = []
+        for index, signup in enumerate(signups):
+            due = start + index / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sampled = index % every == 0
+            tasks.append(
+                asyncio.create_task(send_one(posting, polling, target, signup, due, sampled, run, deadline))
+            )
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    accepted = [s.user_id for s in signups if s.accepted]
+    complete, _ = await wait_complete(target, accepted, deadline=deadline)  # drain before what follows
+    return _figures(run, signups, every, seconds, elapsed, complete, len(accepted))
+
+
+def _figures(
+    run: SteadyRun,
+    signups: list[Signup],
+    every: int,
+    seconds: float,
+    elapsed: float,
+    complete: int,
+    accepted: int,
+) -> list[Figure]:
+    answers = [ms(s.answered_at - s.posted_at) for s in signups if s.answered_at and s.posted_at]
+    refused = len(signups) - accepted
+    problems = []
+    if run.never_complete:
+        problems.append(f"!!! {run.never_complete} sampled users not complete within the deadline")
+    if refused:
+        problems.append(f"!!! {refused} webhooks not answered 2xx")
+    if complete < accepted:
+        problems.append(f"!!! only {complete:,} of {accepted:,} complete after draining")
+    conditions = "; ".join(
+        [
+            *problems,
+            f"{len(signups):,} signups sent at {run.rate}/s on a fixed schedule for {seconds:g} s "
+            f"(open loop; send lag p99 {ms(percentile(run.send_lags, 99)):.1f} ms)",
+            f"from scheduled send to complete claims seen, 1 in {every} sampled "
+            f"({len(run.latencies)} users) polled every 5 ms (25 ms after 0.3 s, 100 ms after 2 s): "
+            f"{run.reads / elapsed:.0f} claims reads/s",
+            f"webhook answered p99 {percentile(answers, 99):.0f} ms" if answers else "no answers",
+        ]
+    )
+    if not run.latencies:
+        return [Figure(f"webhook → claims @ {run.rate}/s", None, "ms", conditions)]
+    values = [ms(seconds) for seconds in run.latencies]
+    targets = TARGETS.get(run.rate, {})
+    return [
+        Figure(
+            f"webhook → claims p50 @ {run.rate}/s", percentile(values, 50), "ms", conditions, targets.get(50)
+        ),
+        Figure(
+            f"webhook → claims p99 @ {run.rate}/s",
+            percentile(values, 99),
+            "ms",
+            f"max {max(values):.0f} ms; as above",
+            targets.get(99),
+        ),
+    ]
