@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Any
 
 from devstack.bench.burst import burst_sample
-from devstack.bench.client import Endpoints, Signup
+from devstack.bench.client import Signup
 from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
 from devstack.bench.quota import CONSUME_PATH, route_missing
 from devstack.bench.report import Figure, Target, percentile, render
@@ -34,7 +34,6 @@ latency average = 1.152 ms
 initial connection time = 11.031 ms
 tps = 3471.381206 (without initial connection time)
 """
-ENDPOINTS = Endpoints("http://identity", "http://billing", "postgresql://unused/identity", "unused:9092")
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -103,19 +102,15 @@ def test_the_platform_started_by_this_process_is_found_in_proc(platform: Platfor
     assert all(p.rss_kib > 0 for p in groups["kafka"] + groups["postgres"])
 
 
-async def test_the_quota_endpoint_counts_as_missing_only_when_billing_does_not_list_it() -> None:
-    def billing(paths: dict[str, dict[str, object]]) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=httpx.MockTransport(lambda _: httpx.Response(200, json={"paths": paths}))
-        )
+def test_the_quota_endpoint_counts_as_missing_only_when_billing_does_not_list_it() -> None:
+    listed: dict[str, Any] = {"paths": {CONSUME_PATH: {"post": {}}}}
 
-    not_found = httpx.Response(404, json={"error": {"code": "not_found", "message": "Not Found"}})
-    async with billing({}) as client:
-        assert await route_missing(client, ENDPOINTS, not_found)
-        assert await route_missing(client, ENDPOINTS, httpx.Response(405))
-        assert not await route_missing(client, ENDPOINTS, httpx.Response(200, json={"remaining": 9}))
-    async with billing({CONSUME_PATH: {"post": {}}}) as client:
-        assert not await route_missing(client, ENDPOINTS, not_found)
+    assert route_missing(404, {"paths": {}})
+    assert route_missing(405, {"paths": {}})
+    assert route_missing(404, None)
+    assert not route_missing(200, {"paths": {}})
+    assert not route_missing(402, {"paths": {}})
+    assert not route_missing(404, listed)  # built: a 404 then means "no such org"
 
 
 async def test_the_seed_design_loads_and_its_pgbench_script_runs(platform: Platform) -> None:

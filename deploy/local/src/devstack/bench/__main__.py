@@ -19,15 +19,13 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-import httpx
-
 from devstack.bench.burst import run_burst
-from devstack.bench.client import Endpoints, has_complete_claims, post_signup, presign
+from devstack.bench.client import ClaimsPoller, Endpoints, http_session, post_signup, presign
 from devstack.bench.config import SERVICE_ENV, BenchConfig
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
-from devstack.bench.report import Figure, machine, render
+from devstack.bench.report import Figure, load_average, machine, render
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
 from devstack.paths import local_dir
@@ -80,10 +78,13 @@ def _cpu_seconds() -> float:
 async def warm_up(target: Endpoints, deadline: float) -> list[Figure]:
     """One signup through the whole pipeline: consumer groups joined, pools filled."""
     [signup] = presign(1)
-    async with httpx.AsyncClient(timeout=30) as client:
-        await post_signup(client, target, signup)
+    async with http_session(1) as session:
+        await post_signup(session, target, signup)
+        if not signup.accepted:
+            raise RuntimeError(f"warm-up webhook answered {signup.status}")
+        poller = ClaimsPoller(session, target)
         give_up = time.perf_counter() + deadline
-        while not await has_complete_claims(client, target, signup.user_id):
+        while not await poller.complete(signup.user_id):
             if time.perf_counter() > give_up:
                 raise TimeoutError(f"warm-up signup not complete after {deadline:.0f}s")
             await asyncio.sleep(0.05)
@@ -140,7 +141,7 @@ def main() -> None:
     shutil.rmtree(root, ignore_errors=True)
     platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
     run = BenchRun()
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), load_average()
     try:
         platform.start_infrastructure()
         seed = measure_seed_design(platform.database_url, seconds=config.pgbench_seconds, durable=True)
@@ -152,7 +153,7 @@ def main() -> None:
         platform.stop()
         print()
         print(run.report())
-        print(f"bench took {time.monotonic() - started:.0f} s; {machine()}", flush=True)
+        print(f"bench took {time.monotonic() - started:.0f} s; {machine(load_at_start)}", flush=True)
 
 
 if __name__ == "__main__":

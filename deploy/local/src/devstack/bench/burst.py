@@ -6,13 +6,13 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from devstack.bench.client import (
+    ClaimsPoller,
     Endpoints,
     Signup,
-    count_complete,
-    has_complete_claims,
+    http_session,
     post_signup,
     presign,
     wait_complete,
@@ -23,10 +23,10 @@ SAMPLE_EVERY = 50  # plus the last signup of each sender
 POLL_GAP = 0.01  # the sample is polled one request at a time, ≤ 100 requests/s in all
 
 
-async def send_lane(client: httpx.AsyncClient, target: Endpoints, lane: list[Signup]) -> None:
+async def send_lane(session: aiohttp.ClientSession, target: Endpoints, lane: list[Signup]) -> None:
     """One sender: its signups one after another, each as soon as the previous is answered."""
     for signup in lane:
-        await post_signup(client, target, signup)
+        await post_signup(session, target, signup)
 
 
 def burst_sample(lanes: list[list[Signup]], signups: list[Signup]) -> list[Signup]:
@@ -39,16 +39,13 @@ def burst_sample(lanes: list[list[Signup]], signups: list[Signup]) -> list[Signu
 
 @dataclass
 class SampleWatch:
-    """When the last sampled signup was seen complete, how many never were, how many reads."""
+    """When the last sampled signup was seen complete, and how many never were."""
 
     last_complete: float | None = None
     incomplete: int = 0
-    reads: int = 0
 
 
-async def watch_sample(
-    client: httpx.AsyncClient, target: Endpoints, sample: list[Signup], *, deadline: float
-) -> SampleWatch:
+async def watch_sample(poller: ClaimsPoller, sample: list[Signup], *, deadline: float) -> SampleWatch:
     """Poll the sampled users' claims, oldest first, one request at a time, until all are complete."""
     watch = SampleWatch()
     pending = list(sample)
@@ -60,8 +57,7 @@ async def watch_sample(
             continue
         for signup in ready:
             if signup.accepted:
-                watch.reads += 1
-                if not await has_complete_claims(client, target, signup.user_id):
+                if not await poller.complete(signup.user_id):
                     await asyncio.sleep(POLL_GAP)
                     continue
                 watch.last_complete = time.perf_counter()
@@ -77,28 +73,28 @@ async def run_burst(
     signups = presign(size)
     lanes = [signups[i::senders] for i in range(senders)]
     sample = burst_sample(lanes, signups)
-    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
-    async with (
-        httpx.AsyncClient(limits=limits, timeout=30) as posting,
-        httpx.AsyncClient(timeout=10) as polling,
-    ):
+    async with http_session(senders) as posting, http_session(1) as polling:
+        poller = ClaimsPoller(polling, target)
         started = time.perf_counter()
-        watching = asyncio.create_task(watch_sample(polling, target, sample, deadline=deadline))
+        watching = asyncio.create_task(watch_sample(poller, sample, deadline=deadline))
         await asyncio.gather(*(send_lane(posting, target, lane) for lane in lanes))
         watch = await watching
-    accepted = [s for s in signups if s.accepted]
-    ids = [s.user_id for s in accepted]
-    complete = await count_complete(target, ids)
+    ids = [s.user_id for s in signups if s.accepted]
+    complete, _ = await wait_complete(target, ids, deadline=0)  # one count
     end = watch.last_complete
-    how_end_seen = f"last of {len(sample)} sampled users seen complete ({watch.reads} claims reads)"
+    how_end_seen = (
+        f"last of {len(sample)} sampled users seen complete ({poller.reads} claims reads, "
+        f"{poller.failures} failed)"
+    )
     if watch.incomplete or complete < len(ids):
-        print(
-            f"[bench] !!! burst: {watch.incomplete} sampled users never complete, "
-            f"{complete} of {len(ids)} complete by SQL; waiting up to {deadline:.0f}s more",
-            flush=True,
+        why = (
+            f"{watch.incomplete} of {len(sample)} sampled users not complete within {deadline:.0f} s"
+            if watch.incomplete
+            else f"sample complete but only {complete:,} of {len(ids):,} by SQL"
         )
+        print(f"[bench] !!! burst: {why}; counting by SQL for up to {deadline:.0f} s more", flush=True)
         complete, end = await wait_complete(target, ids, deadline=deadline)
-        how_end_seen = "end found by SQL count (sample was not enough)"
+        how_end_seen = f"{why}, so the end is the SQL count's (every 0.5 s)"
     return [
         _throughput_figure(size, senders, started, end, complete, len(ids), how_end_seen, seed_tps),
         _ingest_figure(signups, senders, started),
@@ -138,7 +134,7 @@ def _ingest_figure(signups: list[Signup], senders: int, started: float) -> Figur
     answered = [s.answered_at for s in accepted if s.answered_at is not None]
     if not answered:
         return Figure("webhook ingest/s (2xx)", None, "/s", "no webhook answered 2xx", Target("≥", 500))
-    waits = [ms(s.answered_at - s.posted_at) for s in accepted if s.answered_at and s.posted_at]
+    waits = [ms(took) for s in accepted if (took := s.answer_seconds) is not None]
     elapsed = max(answered) - started
     return Figure(
         "webhook ingest/s (2xx)",

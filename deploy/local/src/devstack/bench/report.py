@@ -69,7 +69,11 @@ def render(figures: list[Figure]) -> str:
     return "\n".join([header, "-" * len(header), *(figure.line() for figure in figures)])
 
 
-def machine() -> str:
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def machine(load_at_start: str) -> str:
     """The machine and the moment, for the last line."""
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -79,12 +83,11 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     memory_gib = _meminfo_kib("MemTotal") / 1024 / 1024
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return (
         f"machine: {os.cpu_count()} CPUs ({cpu}), {memory_gib:.1f} GiB memory, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
-        f"load average {load}; {when}"
+        f"load average {load_at_start} at start, {load_average()} at the end; {when}"
     )
 
 

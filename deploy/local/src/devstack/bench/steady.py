@@ -6,9 +6,17 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
-from devstack.bench.client import Endpoints, Signup, has_complete_claims, post_signup, presign, wait_complete
+from devstack.bench.client import (
+    ClaimsPoller,
+    Endpoints,
+    Signup,
+    http_session,
+    post_signup,
+    presign,
+    wait_complete,
+)
 from devstack.bench.report import Figure, Target, ms, percentile
 
 TARGETS = {50: {50: Target("≤", 30), 99: Target("≤", 100)}, 200: {99: Target("≤", 250)}}
@@ -32,16 +40,12 @@ class SteadyRun:
     latencies: list[float] = field(default_factory=list)  # seconds, scheduled send → complete
     never_complete: int = 0
     send_lags: list[float] = field(default_factory=list)  # actual send - scheduled send
-    reads: int = 0
 
 
-async def follow(
-    client: httpx.AsyncClient, target: Endpoints, signup: Signup, due: float, run: SteadyRun, deadline: float
-) -> None:
+async def follow(poller: ClaimsPoller, signup: Signup, due: float, run: SteadyRun, deadline: float) -> None:
     """Poll one sampled user's claims until they are complete; record the latency from `due`."""
     while True:
-        run.reads += 1
-        if await has_complete_claims(client, target, signup.user_id):
+        if await poller.complete(signup.user_id):
             run.latencies.append(time.perf_counter() - due)
             return
         waited = time.perf_counter() - due
@@ -52,9 +56,8 @@ async def follow(
 
 
 async def send_one(
-    posting: httpx.AsyncClient,
-    polling: httpx.AsyncClient,
-    target: Endpoints,
+    posting: aiohttp.ClientSession,
+    poller: ClaimsPoller,
     signup: Signup,
     due: float,
     sampled: bool,
@@ -62,9 +65,9 @@ async def send_one(
     deadline: float,
 ) -> None:
     run.send_lags.append(time.perf_counter() - due)
-    await post_signup(posting, target, signup)
+    await post_signup(posting, poller.target, signup)
     if sampled and signup.accepted:
-        await follow(polling, target, signup, due, run, deadline)
+        await follow(poller, signup, due, run, deadline)
 
 
 async def run_steady(target: Endpoints, *, rate: int, seconds: float, deadline: float) -> list[Figure]:
@@ -72,10 +75,8 @@ async def run_steady(target: Endpoints, *, rate: int, seconds: float, deadline: 
     signups = presign(round(rate * seconds))
     every = sample_every(rate)
     run = SteadyRun(rate)
-    async with (
-        httpx.AsyncClient(limits=httpx.Limits(max_connections=512), timeout=30) as posting,
-        httpx.AsyncClient(limits=httpx.Limits(max_connections=128), timeout=30) as polling,
-    ):
+    async with http_session(512) as posting, http_session(128) as polling:
+        poller = ClaimsPoller(polling, target)
         start = time.perf_counter() + 0.05
         tasks = []
         for index, signup in enumerate(signups):
@@ -84,18 +85,17 @@ async def run_steady(target: Endpoints, *, rate: int, seconds: float, deadline: 
             if delay > 0:
                 await asyncio.sleep(delay)
             sampled = index % every == 0
-            tasks.append(
-                asyncio.create_task(send_one(posting, polling, target, signup, due, sampled, run, deadline))
-            )
+            tasks.append(asyncio.create_task(send_one(posting, poller, signup, due, sampled, run, deadline)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
     accepted = [s.user_id for s in signups if s.accepted]
     complete, _ = await wait_complete(target, accepted, deadline=deadline)  # drain before what follows
-    return _figures(run, signups, every, seconds, elapsed, complete, len(accepted))
+    return _figures(run, poller, signups, every, seconds, elapsed, complete, len(accepted))
 
 
 def _figures(
     run: SteadyRun,
+    poller: ClaimsPoller,
     signups: list[Signup],
     every: int,
     seconds: float,
@@ -103,7 +103,7 @@ def _figures(
     complete: int,
     accepted: int,
 ) -> list[Figure]:
-    answers = [ms(s.answered_at - s.posted_at) for s in signups if s.answered_at and s.posted_at]
+    answers = [ms(took) for s in signups if (took := s.answer_seconds) is not None]
     refused = len(signups) - accepted
     problems = []
     if run.never_complete:
@@ -119,13 +119,13 @@ def _figures(
             f"(open loop; send lag p99 {ms(percentile(run.send_lags, 99)):.1f} ms)",
             f"from scheduled send to complete claims seen, 1 in {every} sampled "
             f"({len(run.latencies)} users) polled every 5 ms (25 ms after 0.3 s, 100 ms after 2 s): "
-            f"{run.reads / elapsed:.0f} claims reads/s",
+            f"{poller.reads / elapsed:.0f} claims reads/s ({poller.failures} failed)",
             f"webhook answered p99 {percentile(answers, 99):.0f} ms" if answers else "no answers",
         ]
     )
     if not run.latencies:
         return [Figure(f"webhook → claims @ {run.rate}/s", None, "ms", conditions)]
-    values = [ms(seconds) for seconds in run.latencies]
+    values = [ms(latency) for latency in run.latencies]
     targets = TARGETS.get(run.rate, {})
     return [
         Figure(
