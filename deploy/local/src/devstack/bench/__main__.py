@@ -82,7 +82,7 @@ async def warm_up(target: Endpoints, deadline: float) -> list[Figure]:
         await post_signup(session, target, signup)
         if not signup.accepted:
             raise RuntimeError(f"warm-up webhook answered {signup.status}")
-        poller = ClaimsPoller(session, target)
+        poller = ClaimsPoller(session, target, per_second=20)
         give_up = time.perf_counter() + deadline
         while not await poller.complete(signup.user_id):
             if time.perf_counter() > give_up:
@@ -149,6 +149,9 @@ def main() -> None:
         fleet = platform.start_services(extra_env=SERVICE_ENV)
         asyncio.run(load_phases(run, config, endpoints(platform, fleet)))
         run.figures += memory_figures(platform_processes())
+    except KeyboardInterrupt:
+        say("interrupted: stopping the platform; the figures so far follow")
+        raise SystemExit(130) from None
     finally:
         platform.stop()
         print()

@@ -97,15 +97,18 @@ async def post_signup(session: aiohttp.ClientSession, target: Endpoints, signup:
 
 @dataclass
 class ClaimsPoller:
-    """Asks what a real client asks, `GET /v1/users/{id}/claims`, and counts how often."""
+    """Asks what a real client asks, `GET /v1/users/{id}/claims`, never more than `per_second`."""
 
     session: aiohttp.ClientSession
     target: Endpoints
+    per_second: float
     reads: int = 0
     failures: int = 0  # transport errors, read as "not yet"
+    _next_slot: float = 0.0
 
     async def complete(self, user_id: str) -> bool:
-        """Do this user's claims name a plan yet?"""
+        """Do this user's claims name a plan yet? (Waits for its turn under the rate cap.)"""
+        await self._turn()
         self.reads += 1
         url = f"{self.target.identity_url}/v1/users/{user_id}/claims"
         try:
@@ -118,6 +121,13 @@ class ClaimsPoller:
             self.failures += 1
             return False
         return claims.get("plan") is not None
+
+    async def _turn(self) -> None:
+        now = time.perf_counter()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1 / self.per_second
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 async def count_complete(connection: asyncpg.Connection, user_ids: Sequence[str]) -> int:
