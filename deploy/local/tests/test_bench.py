@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.bench.burst import burst_sample
-from devstack.bench.client import Signup
+from devstack.bench.client import Signup, refusals
 from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
 from devstack.bench.quota import CONSUME_PATH, route_missing
 from devstack.bench.report import Figure, Target, percentile, render
@@ -72,6 +72,14 @@ def test_the_burst_sample_is_every_fiftieth_and_each_senders_last() -> None:
     sample = [int(s.user_id.split("_")[1]) for s in burst_sample(lanes, signups)]
 
     assert sample == sorted({49, 99, 149, 199, *range(168, 200)})
+
+
+def test_answers_that_were_not_2xx_are_counted_by_status() -> None:
+    def answered(*statuses: int) -> list[Signup]:
+        return [Signup(f"user_{i}", b"", {}, status=status) for i, status in enumerate(statuses)]
+
+    assert refusals(answered(200, 202)) == "all 2xx"
+    assert refusals(answered(200, 500, 500, 0)) == "3 not 2xx (no answer: 1, 500: 2)"
 
 
 def test_steady_sampling_and_polling_back_off() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -68,6 +69,15 @@ def presign(count: int) -> list[Signup]:
         body, headers = signed_delivery(payload, secret=AUTH_SECRET)
         signups.append(Signup(user_id, body, headers))
     return signups
+
+
+def refusals(signups: Sequence[Signup]) -> str:
+    """The answers that were not 2xx, e.g. "12 not 2xx (500: 10, no answer: 2)", or "all 2xx"."""
+    counts = Counter(s.status for s in signups if not s.accepted)
+    if not counts:
+        return "all 2xx"
+    parts = [f"{status or 'no answer'}: {n}" for status, n in sorted(counts.items(), key=str)]
+    return f"{sum(counts.values())} not 2xx ({', '.join(parts)})"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from devstack.bench.client import (
     http_session,
     post_signup,
     presign,
+    refusals,
     wait_complete,
 )
 from devstack.bench.report import Figure, Target, ms, percentile
@@ -113,7 +114,7 @@ def _figures(
     if run.never_complete:
         problems.append(f"!!! {run.never_complete} sampled users not complete within the deadline")
     if refused:
-        problems.append(f"!!! {refused} webhooks not answered 2xx")
+        problems.append(f"!!! {refusals(signups)}")
     if complete < accepted:
         problems.append(f"!!! only {complete:,} of {accepted:,} complete after draining")
     conditions = "; ".join(
