@@ -79,7 +79,7 @@ def test_answers_that_were_not_2xx_are_counted_by_status() -> None:
         return [Signup(f"user_{i}", b"", {}, status=status) for i, status in enumerate(statuses)]
 
     assert refusals(answered(200, 202)) == "all 2xx"
-    assert refusals(answered(200, 500, 500, 0)) == "3 not 2xx (no answer: 1, 500: 2)"
+    assert refusals(answered(200, 500, 500, 0)) == "3 not 2xx (no answer in 30 s: 1, 500: 2)"
 
 
 def test_steady_sampling_and_polling_back_off() -> None:

@@ -29,9 +29,10 @@ JOIN org_plan_views p ON p.org_id = c.active_org_id
 WHERE c.user_id = ANY($1::text[])
 """
 HTTP_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+REQUEST_TIMEOUT = 30.0  # seconds; a request still unanswered then counts as "no answer"
 
 
-def http_session(connections: int, *, timeout: float = 30) -> aiohttp.ClientSession:
+def http_session(connections: int, *, timeout: float = REQUEST_TIMEOUT) -> aiohttp.ClientSession:
     """A pooled client; idle connections are dropped before uvicorn's 5 s keep-alive would."""
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=3)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
@@ -72,11 +73,12 @@ def presign(count: int) -> list[Signup]:
 
 
 def refusals(signups: Sequence[Signup]) -> str:
-    """The answers that were not 2xx, e.g. "12 not 2xx (500: 10, no answer: 2)", or "all 2xx"."""
+    """The answers that were not 2xx, e.g. "12 not 2xx (no answer in 30 s: 2, 500: 10)", or "all 2xx"."""
     counts = Counter(s.status for s in signups if not s.accepted)
     if not counts:
         return "all 2xx"
-    parts = [f"{status or 'no answer'}: {n}" for status, n in sorted(counts.items(), key=str)]
+    silent = f"no answer in {REQUEST_TIMEOUT:g} s"
+    parts = [f"{status or silent}: {n}" for status, n in sorted(counts.items(), key=str)]
     return f"{sum(counts.values())} not 2xx ({', '.join(parts)})"
 
 
