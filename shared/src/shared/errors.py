@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ class ServiceUnavailable(DomainError):
 
 
 def is_infrastructure_error(error: BaseException | None) -> bool:
-    """Connection-level failures (database or network down), as opposed to a bad request or message."""
-    if isinstance(error, (OSError, TimeoutError, ConnectionError)):
+    """Connection-level failures (database or network down, or no pooled connection free in time),
+    as opposed to a bad request or message."""
+    if isinstance(error, (OSError, TimeoutError, ConnectionError, PoolTimeout)):
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
