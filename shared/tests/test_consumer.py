@@ -1,18 +1,18 @@
-"""The subscriber wrapper: inbox, retries with backoff, dead letters, through real Kafka."""
+"""The consumer: batches, inbox, retries with backoff, dead letters, commit after effect, real Kafka."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream.kafka import KafkaBroker
 from sqlalchemy import text
+from sqlalchemy.event import listen
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devstack.platform import Platform
@@ -21,7 +21,7 @@ from shared.db.session import Database
 from shared.events.envelope import Envelope
 from shared.messaging.consumer import EventConsumer, PermanentError, RetryPolicy
 from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, KafkaDeadLetterPublisher
-from shared.messaging.subscribe import subscribe
+from shared.messaging.loop import ConsumerLoop
 from shared.outbox.relay import idempotent_producer
 
 
@@ -37,27 +37,33 @@ async def topic(platform: Platform) -> AsyncIterator[str]:
 
 
 class Recorder:
-    """Handlers whose behaviour the tests choose; `applied` lists effects that committed."""
+    """Handlers whose behaviour the tests choose; `applied` lists effects that committed, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, group: str) -> None:
+        self.group = group
         self.applied: list[str] = []
         self.calls: Counter[str] = Counter()
         self.fixed: set[str] = set()
+        self.gate = asyncio.Event()
 
     async def ok(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
-        self.applied.append(event.subject)
+        self._apply(session, event.subject)
+
+    def _apply(self, session: AsyncSession, subject: str) -> None:
+        """Record the effect once its transaction commits (a rolled-back batch records nothing)."""
+        listen(session.sync_session, "after_commit", lambda _: self.applied.append(subject))
 
     async def flaky(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
         if self.calls[event.subject] < 3:
             raise ConnectionResetError("transient: peer reset")
-        self.applied.append(event.subject)
+        self._apply(session, event.subject)
 
     async def poison(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
         if event.subject in self.fixed:
-            self.applied.append(event.subject)
+            self._apply(session, event.subject)
             return
         raise ValueError(f"cannot process {event.subject}")
 
@@ -65,11 +71,17 @@ class Recorder:
         self.calls[event.subject] += 1
         if event.subject not in self.fixed:
             raise ConnectionRefusedError("database unreachable")
-        self.applied.append(event.subject)
+        self._apply(session, event.subject)
 
     async def hopeless(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
         raise PermanentError("this can never work")
+
+    async def gated(self, session: AsyncSession, event: Envelope) -> None:
+        """Holds its transaction open until the test opens the gate."""
+        self.calls[event.subject] += 1
+        await self.gate.wait()
+        self._apply(session, event.subject)
 
 
 def envelope(event_type: str, subject: str) -> Envelope:
@@ -78,9 +90,16 @@ def envelope(event_type: str, subject: str) -> Envelope:
     )
 
 
+StartConsuming = Callable[[], Awaitable[Recorder]]
+
+
 @pytest.fixture
-async def running(topic: str, scratch_db: Database, platform: Platform) -> AsyncIterator[Recorder]:
-    recorder = Recorder()
+async def start_consuming(
+    topic: str, scratch_db: Database, platform: Platform
+) -> AsyncIterator[StartConsuming]:
+    """Starts a consumer loop on `topic` when called (so a test can publish before it starts)."""
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    recorder = Recorder(group)
     producer = idempotent_producer(platform.kafka_bootstrap, client_id="test-dlq")
     await producer.start()
     consumer = EventConsumer(
@@ -92,28 +111,50 @@ async def running(topic: str, scratch_db: Database, platform: Platform) -> Async
             "test.poison": recorder.poison,
             "test.hopeless": recorder.hopeless,
             "test.unreachable": recorder.unreachable,
+            "test.gated": recorder.gated,
         },
         database=scratch_db,
         dead_letters=KafkaDeadLetterPublisher(consumer="test-consumer", producer=producer),
         retry=RetryPolicy(max_attempts=3, initial_seconds=0.01, max_seconds=0.05),
     )
-    broker = KafkaBroker(platform.kafka_bootstrap, logger=None)
-    subscribe(broker, consumer, group_id=f"test-{uuid.uuid4().hex[:8]}")
-    await broker.start()
+    loop = ConsumerLoop(
+        bootstrap_servers=platform.kafka_bootstrap,
+        group_id=group,
+        client_id="test-consumer",
+        consumers=[consumer],
+        redelivery_pause_seconds=0.05,
+    )
+    started = False
+
+    async def start() -> Recorder:
+        nonlocal started
+        await loop.start()
+        started = True
+        return recorder
+
     try:
-        yield recorder
+        yield start
     finally:
-        await broker.stop()
+        recorder.gate.set()
+        if started:
+            await loop.stop()
         await producer.stop()
+
+
+@pytest.fixture
+async def running(start_consuming: StartConsuming) -> Recorder:
+    return await start_consuming()
 
 
 async def publish(platform: Platform, topic: str, *events: Envelope | bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap)
     await producer.start()
     try:
+        sent = []
         for event in events:
             value = event if isinstance(event, bytes) else event.to_bytes()
-            await producer.send_and_wait(topic, value=value, key=b"same-key")
+            sent.append(await producer.send(topic, value=value, key=b"same-key"))
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()
 
@@ -165,7 +206,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_partition_moves_on(
     assert letter[DLQ_ATTEMPTS] == "3"
     assert "ValueError" in letter[DLQ_ERROR] and "poison-1" in letter[DLQ_ERROR]
     assert Envelope.model_validate_json(letter["value"]).id == poison.id
-    assert running.calls["poison-1"] == 3
+    assert running.calls["poison-1"] == 4  # once inside its batch, then 3 attempts alone
 
 
 async def test_permanent_errors_and_malformed_envelopes_are_dead_lettered_at_once(
@@ -184,7 +225,7 @@ async def test_permanent_errors_and_malformed_envelopes_are_dead_lettered_at_onc
     )
     letters = await dead_letters(platform, topic, expect=2)
     assert [letter[DLQ_ATTEMPTS] for letter in letters] == ["1", "1"]
-    assert running.calls["hopeless-1"] == 1
+    assert running.calls["hopeless-1"] == 2  # once inside its batch, once alone: never retried
 
 
 async def test_a_duplicate_delivery_changes_nothing(
@@ -229,10 +270,10 @@ async def test_an_outage_is_not_mistaken_for_a_poison_message(
     """Connection errors outlast the retries: the record is redelivered, never dead-lettered."""
     await publish(platform, topic, envelope("test.unreachable", "during-outage"))
 
-    # 3 attempts per delivery: more than 3 calls means the record came back after a nack.
+    # 1 batch attempt + 3 alone per delivery: more than 4 calls means the record came back.
     await eventually(
         lambda: _calls(running, "during-outage"),
-        until=lambda n: n > 3,
+        until=lambda n: n > 4,
         what="redelivery after the retries ran out",
     )
     running.fixed.add("during-outage")  # the database is back
@@ -247,3 +288,74 @@ async def test_an_outage_is_not_mistaken_for_a_poison_message(
 
 async def _calls(recorder: Recorder, subject: str) -> int:
     return recorder.calls[subject]
+
+
+async def test_a_backlog_is_applied_in_order_as_one_batch_in_one_transaction(
+    start_consuming: StartConsuming, topic: str, platform: Platform, scratch_db: Database
+) -> None:
+    subjects = [f"backlog-{i}" for i in range(50)]
+    await publish(platform, topic, *(envelope("test.ok", subject) for subject in subjects))
+
+    recorder = await start_consuming()
+
+    await eventually(
+        lambda: _value(recorder.applied), until=lambda a: len(a) == 50, what="the backlog applied"
+    )
+    assert recorder.applied == subjects
+    async with scratch_db.engine.connect() as connection:
+        # now() is the transaction's start: a single value means one transaction claimed all 50.
+        stamps = await connection.scalar(text("SELECT count(DISTINCT processed_at) FROM inbox"))
+    assert stamps == 1
+
+
+async def test_a_poison_record_inside_a_batch_is_isolated_and_the_key_order_kept(
+    start_consuming: StartConsuming, topic: str, platform: Platform
+) -> None:
+    await publish(
+        platform,
+        topic,
+        envelope("test.ok", "before"),
+        envelope("test.poison", "poison-in-batch"),
+        envelope("test.ok", "after"),
+    )
+
+    recorder = await start_consuming()
+
+    await eventually(
+        lambda: _value(recorder.applied),
+        until=lambda a: a == ["before", "after"],
+        what="the rest of the batch applied, in order",
+    )
+    [letter] = await dead_letters(platform, topic, expect=1)
+    assert letter[DLQ_ATTEMPTS] == "3"
+    assert "poison-in-batch" in letter[DLQ_ERROR]
+
+
+async def test_the_offset_is_committed_only_after_the_effect_commits(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    await publish(platform, topic, envelope("test.gated", "held"))
+    await eventually(
+        lambda: _calls(running, "held"), until=lambda n: n == 1, what="the handler holding its transaction"
+    )
+
+    assert await committed_offset(platform, running.group, topic) is None
+
+    running.gate.set()
+    assert await eventually(
+        lambda: committed_offset(platform, running.group, topic),
+        until=lambda offset: offset == 1,
+        what="the offset committed after the effect",
+    )
+    assert running.applied == ["held"]
+
+
+async def committed_offset(platform: Platform, group: str, topic: str) -> int | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found = [meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0]
+    return found[0] if found else None

@@ -28,6 +28,9 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_level="warning",
         lifespan="on",
+        # The C event loop and HTTP parser: measured cheaper per request than asyncio and h11.
+        loop="uvloop",
+        http="httptools",
     )
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

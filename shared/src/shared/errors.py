@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,23 @@ class NotFound(DomainError):
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (the database) cannot be reached; the caller should retry."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+def is_infrastructure_error(error: BaseException | None) -> bool:
+    """Connection-level failures (database or network down, or no pooled connection free in time),
+    as opposed to a bad request or message."""
+    if isinstance(error, (OSError, TimeoutError, ConnectionError, PoolTimeout)):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (OperationalError, InterfaceError))
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -64,5 +83,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        if is_infrastructure_error(error):
+            log.warning("dependency unavailable: %r", error)
+            unavailable = ServiceUnavailable("a dependency is unavailable; retry shortly")
+            return JSONResponse(
+                error_body(unavailable.code, unavailable.message),
+                status_code=unavailable.status,
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error", exc_info=error)
         return JSONResponse(error_body("internal_error", "unexpected server error"), status_code=500)

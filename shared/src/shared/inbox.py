@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.types import Text, Uuid
 
-from shared.db.tables import InboxEntry
+# One statement for a whole batch: duplicates (already in the inbox, or twice in the batch)
+# are simply not returned.
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id, event_type) "
+    "SELECT :consumer, claimed.event_id, claimed.event_type "
+    "FROM unnest(:event_ids, :event_types) AS claimed(event_id, event_type) "
+    "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+).bindparams(
+    bindparam("event_ids", type_=ARRAY(Uuid())),
+    bindparam("event_types", type_=ARRAY(Text())),
+)
 
 
-async def claim_event(session: AsyncSession, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
-    """Record the event for this consumer; False if it was already processed (a duplicate)."""
-    statement = (
-        insert(InboxEntry)
-        .values(consumer=consumer, event_id=event_id, event_type=event_type)
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(col(InboxEntry.event_id))
+async def claim_events(
+    session: AsyncSession, *, consumer: str, events: Sequence[tuple[uuid.UUID, str]]
+) -> set[uuid.UUID]:
+    """Record `(event_id, event_type)` pairs for this consumer; returns the ids seen for the first time."""
+    if not events:
+        return set()
+    result = await session.execute(
+        _CLAIM,
+        {
+            "consumer": consumer,
+            "event_ids": [event_id for event_id, _ in events],
+            "event_types": [event_type for _, event_type in events],
+        },
     )
-    result = await session.execute(statement)
-    return result.first() is not None
+    return {row[0] for row in result}

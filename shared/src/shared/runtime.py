@@ -19,7 +19,6 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
-from faststream.kafka import KafkaBroker
 
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
@@ -28,8 +27,8 @@ from shared.errors import install_error_handlers
 from shared.http.health import router as health_router
 from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
-from shared.messaging.subscribe import subscribe
-from shared.outbox.relay import OutboxRelay, idempotent_producer
+from shared.messaging.loop import ConsumerLoop
+from shared.outbox.relay import OutboxRelay, broker_answers, idempotent_producer
 from shared.retention import Housekeeper
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing
@@ -53,8 +52,7 @@ class ServiceRuntime:
     database: Database = field(init=False)
     relay: OutboxRelay = field(init=False)
     housekeeper: Housekeeper = field(init=False)
-    broker: KafkaBroker = field(init=False)
-    consumers: list[EventConsumer] = field(default_factory=list, init=False)
+    consumer_loop: ConsumerLoop | None = field(default=None, init=False)
     _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
     broker_connected: bool = field(default=False, init=False)
@@ -99,7 +97,6 @@ class ServiceRuntime:
             inbox_retention=timedelta(hours=self.settings.inbox_retention_hours),
         )
         await self.housekeeper.start()
-        self.broker = self._build_broker()
         self._broker_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
 
     async def stop(self) -> None:
@@ -107,30 +104,23 @@ class ServiceRuntime:
             self._broker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._broker_task
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
-        if self._dlq_producer:
-            with contextlib.suppress(Exception):
-                await self._dlq_producer.stop()
+        await self._stop_consuming()
         await self.housekeeper.stop()
         await self.relay.stop()
         await self.database.dispose()
 
-    def _build_broker(self) -> KafkaBroker:
+    def _build_consumers(self, dlq_producer: AIOKafkaProducer) -> ConsumerLoop | None:
         settings = self.settings
-        # Per-message receive/process lines at DEBUG: at INFO they cost more than the work.
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=self.name, log_level=logging.DEBUG)
-        self._dlq_producer = idempotent_producer(
-            settings.kafka_bootstrap_servers, client_id=f"{self.name}-dlq"
-        )
-        dead_letters = KafkaDeadLetterPublisher(consumer=self.name, producer=self._dlq_producer)
+        if not self.subscriptions:
+            return None
+        dead_letters = KafkaDeadLetterPublisher(consumer=self.name, producer=dlq_producer)
         retry = RetryPolicy(
             max_attempts=settings.consumer_max_attempts,
             initial_seconds=settings.consumer_backoff_initial_seconds,
             max_seconds=settings.consumer_backoff_max_seconds,
         )
-        for subscription in self.subscriptions:
-            consumer = EventConsumer(
+        consumers = [
+            EventConsumer(
                 name=self.name,
                 topic=subscription.topic,
                 handlers=subscription.handlers,
@@ -138,42 +128,51 @@ class ServiceRuntime:
                 dead_letters=dead_letters,
                 retry=retry,
             )
-            self.consumers.append(consumer)
-            subscribe(
-                broker,
-                consumer,
-                group_id=settings.consumer_group,
-                partition_workers=settings.consumer_partition_workers,
-            )
-        return broker
+            for subscription in self.subscriptions
+        ]
+        return ConsumerLoop(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            client_id=self.name,
+            consumers=consumers,
+            max_batch=settings.consumer_batch_size,
+        )
 
     async def _connect_broker(self) -> None:
+        """Connect the dead-letter producer and the consumers, retrying until the broker answers."""
         delay = 0.2
+        bootstrap = self.settings.kafka_bootstrap_servers
         while True:
             try:
-                assert self._dlq_producer is not None
+                self._dlq_producer = idempotent_producer(bootstrap, client_id=f"{self.name}-dlq")
                 await self._dlq_producer.start()
-                await self.broker.start()
+                self.consumer_loop = self._build_consumers(self._dlq_producer)
+                if self.consumer_loop is not None:
+                    await self.consumer_loop.start()
                 self.broker_connected = True
-                log.info("%s: consumers connected to %s", self.name, self.settings.kafka_bootstrap_servers)
+                log.info("%s: consumers connected to %s", self.name, bootstrap)
                 return
             except Exception as error:  # broker not up yet: keep trying, HTTP stays available
                 log.warning("%s: broker not reachable (%r); retrying in %.1fs", self.name, error, delay)
-                with contextlib.suppress(Exception):
-                    await self.broker.stop()
-                with contextlib.suppress(Exception):
-                    await self._dlq_producer.stop()  # type: ignore[union-attr]
-                self.consumers.clear()
-                self.broker = self._build_broker()
+                await self._stop_consuming()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _stop_consuming(self) -> None:
+        if self.consumer_loop is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer_loop.stop()
+            self.consumer_loop = None
+        if self._dlq_producer is not None:
+            with contextlib.suppress(Exception):
+                await self._dlq_producer.stop()
+            self._dlq_producer = None
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"database": False, "broker": False}
         with contextlib.suppress(Exception):
             await self.database.ping()
             checks["database"] = True
-        if self.broker_connected:
-            with contextlib.suppress(Exception):
-                checks["broker"] = await self.broker.ping(timeout=2.0)
+        if self.broker_connected and self._dlq_producer is not None:
+            checks["broker"] = await broker_answers(self._dlq_producer)
         return checks

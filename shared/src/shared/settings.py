@@ -43,8 +43,8 @@ class ServiceSettings(BaseSettings):
     smtp_host: str = Field(default="127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(default=8025, validation_alias="SMTP_PORT")
     consumer_max_attempts: int = 5
-    # Consumers per subscribed topic in this process (the topics have 3 partitions each).
-    consumer_partition_workers: int = 3
+    # Most records one partition hands to its consumer as one batch (one transaction).
+    consumer_batch_size: int = 500
     consumer_backoff_initial_seconds: float = 0.05
     consumer_backoff_max_seconds: float = 2.0
     outbox_safety_poll_seconds: float = 2.0

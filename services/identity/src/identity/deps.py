@@ -8,7 +8,8 @@ from identity.settings import IdentitySettings
 from shared.http.deps import DbSession, ServiceKey
 
 
-def _settings(request: Request) -> IdentitySettings:
+async def _settings(request: Request) -> IdentitySettings:
+    """Async on purpose: FastAPI runs a plain `def` dependency in a worker thread."""
     settings: IdentitySettings = request.app.state.runtime.settings
     return settings
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Row, text
 
 from shared.db.migrations import OUTBOX_CHANNEL
 from shared.db.session import Database
@@ -28,11 +27,11 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = 0x0B0C5  # any constant: one relay per database drains at a time
 _BATCH = 500
 
-_SELECT_UNSENT = text(
-    "SELECT position, topic, key, value, headers FROM outbox "
-    "WHERE sent_at IS NULL ORDER BY position LIMIT :limit"
+_SELECT_UNSENT = (
+    "SELECT position, topic, key, value, headers::text AS headers FROM outbox "
+    "WHERE sent_at IS NULL ORDER BY position LIMIT $1"
 )
-_MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE position = ANY(:positions)")
+_MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
 
 
 class OutboxRelay:
@@ -113,31 +112,33 @@ class OutboxRelay:
             self._listener = None
 
     async def drain_once(self) -> int:
-        """Publish one batch of unsent rows in position order; returns how many were sent."""
-        assert self._producer is not None
-        async with self._database.engine.begin() as connection:
-            locked = await connection.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK_KEY}
-            )
-            if not locked:
+        """Publish one batch of unsent rows in position order; returns how many were sent.
+
+        It runs on the relay's own asyncpg connection (the one that LISTENs): a drain is five
+        statements, and without SQLAlchemy in between they cost a fraction of the CPU.
+        """
+        assert self._producer is not None and self._listener is not None
+        connection = self._listener
+        async with connection.transaction():
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEY):
                 return 0
-            rows = (await connection.execute(_SELECT_UNSENT, {"limit": _BATCH})).all()
+            rows = await connection.fetch(_SELECT_UNSENT, _BATCH)
             if not rows:
                 return 0
             await self._publish(rows)
-            await connection.execute(_MARK_SENT, {"positions": [row.position for row in rows]})
+            await connection.execute(_MARK_SENT, [row["position"] for row in rows])
         return len(rows)
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
         assert self._producer is not None
         # Sends are queued in order and awaited together: the idempotent producer keeps
         # per-partition order across retries, so batching costs no ordering.
         deliveries = [
             await self._producer.send(
-                row.topic,
-                value=bytes(row.value),
-                key=row.key.encode(),
-                headers=[(name, value.encode()) for name, value in row.headers.items()],
+                row["topic"],
+                value=bytes(row["value"]),
+                key=row["key"].encode(),
+                headers=[(name, value.encode()) for name, value in json.loads(row["headers"]).items()],
             )
             for row in rows
         ]
@@ -153,3 +154,12 @@ def idempotent_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaPr
         acks="all",
         linger_ms=0,
     )
+
+
+async def broker_answers(producer: AIOKafkaProducer, *, timeout: float = 2.0) -> bool:
+    """True when the broker answers a metadata request on this producer's connection."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=timeout)
+    except Exception:
+        return False
+    return True

@@ -15,6 +15,12 @@ from shared.events.schemas.billing import SubscriptionChanged
 from shared.outbox import record_event
 
 SOURCE = "billing"
+# Built once: every new org runs it.
+_START = (
+    insert(Subscription.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["org_id"])
+    .returning(col(Subscription.org_id))
+)
 
 
 def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
@@ -33,14 +39,14 @@ async def start_subscription(
     """Start a new org on its initial plan (version 1); False if it already has a subscription."""
     plan = initial_plan_for(requested=requested_plan, is_personal=is_personal)
     await set_tenant(session, org_id)
-    inserted = (
-        await session.execute(
-            insert(Subscription)
-            .values(org_id=org_id, plan=plan.code, status="active", version=1, is_personal=is_personal)
-            .on_conflict_do_nothing(index_elements=["org_id"])
-            .returning(col(Subscription.org_id))
-        )
-    ).first()
+    values = {
+        "org_id": org_id,
+        "plan": plan.code,
+        "status": "active",
+        "version": 1,
+        "is_personal": is_personal,
+    }
+    inserted = (await session.execute(_START, values)).first()
     if inserted is None:
         return False
     await record_event(

@@ -17,17 +17,25 @@ from shared.outbox import record_event
 SOURCE = "identity"
 
 
+# The webhook's two inserts, built once (per-request statement building showed in the profile).
+_INSERT_DELIVERY = (
+    insert(AuthDelivery.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["svix_id"])
+    .returning(col(AuthDelivery.svix_id))
+)
+_INSERT_USER = (
+    insert(User.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(col(User.id))
+)
+
+
 async def record_delivery(
     session: AsyncSession, *, delivery_id: str, event_type: str, payload: dict[str, Any]
 ) -> bool:
     """Store a verified delivery; False if this delivery id was seen before (a replay)."""
-    statement = (
-        insert(AuthDelivery)
-        .values(svix_id=delivery_id, event_type=event_type, payload=payload)
-        .on_conflict_do_nothing(index_elements=["svix_id"])
-        .returning(col(AuthDelivery.svix_id))
-    )
-    return (await session.execute(statement)).first() is not None
+    values = {"svix_id": delivery_id, "event_type": event_type, "payload": payload}
+    return (await session.execute(_INSERT_DELIVERY, values)).first() is not None
 
 
 def _user_values(user: ClerkUser) -> dict[str, Any]:
@@ -44,13 +52,7 @@ def _user_values(user: ClerkUser) -> dict[str, Any]:
 
 async def create_user(session: AsyncSession, *, user: ClerkUser) -> bool:
     """Insert a new user and announce `user.created`; False if the user already existed."""
-    statement = (
-        insert(User)
-        .values(**_user_values(user))
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(col(User.id))
-    )
-    if (await session.execute(statement)).first() is None:
+    if (await session.execute(_INSERT_USER, _user_values(user))).first() is None:
         return False
     await _announce_created(session, user=user)
     return True

@@ -17,6 +17,13 @@ SOURCE = "workspace"
 PERSONAL_PLAN = "individual_free"
 # Personal users see no team features (seed 000, create_personal_org).
 PERSONAL_SETTINGS = {"show_team_features": False, "show_leaderboard": False}
+# Built once: every signup runs them.
+_INSERT_PERSONAL_ORG = (
+    insert(Org.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing(index_elements=["personal_user_id"])
+    .returning(col(Org.id))
+)
+_INSERT_MEMBERSHIP = insert(Membership.__table__)  # type: ignore[attr-defined]
 
 
 def personal_org_name(first_name: str | None) -> str:
@@ -35,24 +42,17 @@ async def create_personal_org(
     await set_tenant(session, org_id)
     name = personal_org_name(first_name)
     slug = personal_org_slug(user_id)
-    inserted = (
-        await session.execute(
-            insert(Org)
-            .values(
-                id=org_id,
-                name=name,
-                slug=slug,
-                is_personal=True,
-                personal_user_id=user_id,
-                settings=PERSONAL_SETTINGS,
-            )
-            .on_conflict_do_nothing(index_elements=["personal_user_id"])
-            .returning(col(Org.id))
-        )
-    ).first()
-    if inserted is None:
+    values = {
+        "id": org_id,
+        "name": name,
+        "slug": slug,
+        "is_personal": True,
+        "personal_user_id": user_id,
+        "settings": PERSONAL_SETTINGS,
+    }
+    if (await session.execute(_INSERT_PERSONAL_ORG, values)).first() is None:
         return None
-    session.add(Membership(org_id=org_id, user_id=user_id, role=Role.TRAINEE))
+    await session.execute(_INSERT_MEMBERSHIP, {"org_id": org_id, "user_id": user_id, "role": Role.TRAINEE})
     subject = str(org_id)
     await record_event(
         session,

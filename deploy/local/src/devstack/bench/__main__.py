@@ -1,0 +1,163 @@
+"""`make bench`: start a platform of its own, load it like real clients would, print the figures.
+
+Phases, in order: the seed design's signups/s (pgbench, before the services start); one signup
+at a time (webhook answer, webhook → Kafka); steady 50/s and 200/s (webhook → claims latency);
+an end-to-end burst (signups/s and webhook ingest/s); quota consume (once the endpoint exists);
+the memory of every process. Each wait has a deadline; a failed phase is reported and the others
+still run. Smaller runs for development: BENCH_BURST, BENCH_STEADY_SECONDS,
+BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS, BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS; the ports
+move with DEVSTACK_BENCH_PORT_OFFSET (default 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+
+from devstack.bench.burst import run_burst
+from devstack.bench.client import ClaimsPoller, Endpoints, http_session, post_signup, presign
+from devstack.bench.config import SERVICE_ENV, BenchConfig
+from devstack.bench.kafka_latency import run_webhook_to_kafka
+from devstack.bench.memory import memory_figures, platform_processes
+from devstack.bench.quota import run_quota
+from devstack.bench.report import Figure, load_average, machine, render
+from devstack.bench.seed_design import measure_seed_design
+from devstack.bench.steady import run_steady
+from devstack.paths import local_dir
+from devstack.platform import Platform
+from devstack.postgres import database_url
+from devstack.services import Fleet
+
+BENCH_RUN = "bench-run"
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class BenchRun:
+    """What the run measured so far, and how much CPU the bench itself spent in each phase."""
+
+    figures: list[Figure] = field(default_factory=list)
+    client_cpu: list[str] = field(default_factory=list)
+
+    async def phase(self, name: str, work: Awaitable[list[Figure]]) -> None:
+        """Run one phase; its figures are printed at once and kept; a failure becomes a figure too."""
+        say(f"{name} …")
+        cpu, wall = _cpu_seconds(), time.perf_counter()
+        try:
+            measured = await work
+        except Exception as error:
+            measured = [Figure(name, None, "", f"!!! FAILED: {type(error).__name__}: {error}")]
+        cpu, wall = _cpu_seconds() - cpu, time.perf_counter() - wall
+        self.client_cpu.append(f"{name} {cpu:.1f} s of {wall:.1f} s")
+        for figure in measured:
+            say(figure.line())
+        self.figures.extend(measured)
+
+    def report(self) -> str:
+        return "\n".join(
+            [
+                render(self.figures),
+                f"bench client CPU (load generator, in-process): {'; '.join(self.client_cpu)}",
+            ]
+        )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def warm_up(target: Endpoints, deadline: float) -> list[Figure]:
+    """One signup through the whole pipeline: consumer groups joined, pools filled."""
+    [signup] = presign(1)
+    async with http_session(1) as session:
+        await post_signup(session, target, signup)
+        if not signup.accepted:
+            raise RuntimeError(f"warm-up webhook answered {signup.status}")
+        poller = ClaimsPoller(session, target, per_second=20)
+        give_up = time.perf_counter() + deadline
+        while not await poller.complete(signup.user_id):
+            if time.perf_counter() > give_up:
+                raise TimeoutError(f"warm-up signup not complete after {deadline:.0f}s")
+            await asyncio.sleep(0.05)
+    return []
+
+
+async def load_phases(run: BenchRun, config: BenchConfig, target: Endpoints) -> None:
+    seed_tps = next((f.value for f in run.figures if f.name.startswith("seed design")), None)
+    await run.phase("warm-up signup", warm_up(target, config.deadline))
+    await run.phase(
+        "one signup at a time",
+        run_webhook_to_kafka(target, count=config.sequential, deadline=config.deadline),
+    )
+    for rate in config.steady_rates:
+        await run.phase(
+            f"steady {rate}/s",
+            run_steady(target, rate=rate, seconds=config.steady_seconds, deadline=config.deadline),
+        )
+    await run.phase(
+        f"burst of {config.burst:,}",
+        run_burst(
+            target, size=config.burst, senders=config.senders, deadline=config.deadline, seed_tps=seed_tps
+        ),
+    )
+    await run.phase(
+        "quota consume", _one(run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds))
+    )
+
+
+async def _one(work: Awaitable[Figure]) -> list[Figure]:
+    return [await work]
+
+
+def endpoints(platform: Platform, fleet: Fleet) -> Endpoints:
+    return Endpoints(
+        identity_url=fleet["identity"].url,
+        billing_url=fleet["billing"].url,
+        identity_db=database_url(platform.database_url, "identity"),
+        kafka_bootstrap=platform.kafka_bootstrap,
+    )
+
+
+def own_infrastructure_only() -> None:
+    """The bench measures a platform it starts itself, never one named by the environment."""
+    for name in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+        if os.environ.pop(name, None):
+            say(f"ignoring {name}: the bench starts its own")
+
+
+def main() -> None:
+    config = BenchConfig.from_env()
+    own_infrastructure_only()
+    root = local_dir() / BENCH_RUN
+    shutil.rmtree(root, ignore_errors=True)
+    platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
+    run = BenchRun()
+    started, load_at_start = time.monotonic(), load_average()
+    try:
+        platform.start_infrastructure()
+        seed = measure_seed_design(platform.database_url, seconds=config.pgbench_seconds, durable=True)
+        asyncio.run(run.phase("seed design (pgbench)", _one(seed)))
+        fleet = platform.start_services(extra_env=SERVICE_ENV)
+        asyncio.run(load_phases(run, config, endpoints(platform, fleet)))
+        run.figures += memory_figures(platform_processes())
+    except KeyboardInterrupt:
+        say("interrupted: stopping the platform; the figures so far follow")
+        raise SystemExit(130) from None
+    finally:
+        platform.stop()
+        print()
+        print(run.report())
+        print(f"bench took {time.monotonic() - started:.0f} s; {machine(load_at_start)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""What one bench run does, from the environment (small counts while developing)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+
+from devstack.platform import Ports
+
+SERVICE_KEY = "bench-service-key"
+AUTH_SECRET = "whsec_" + base64.b64encode(b"bench-auth-webhook-secret-0000").decode()
+# The services run as `make run` runs them (development settings), with the secrets the load
+# generator signs with; these win over the caller's environment.
+SERVICE_ENV = {
+    "PLATFORM_ENVIRONMENT": "development",
+    "PLATFORM_SERVICE_KEY": SERVICE_KEY,
+    "IDENTITY_AUTH_WEBHOOK_SECRET": AUTH_SECRET,
+}
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    ports: Ports
+    burst: int  # signups in the end-to-end burst
+    senders: int  # concurrent senders in the burst
+    steady_seconds: float  # how long each steady rate runs
+    steady_rates: tuple[int, ...]
+    pgbench_seconds: int
+    quota_rate: int
+    quota_seconds: float
+    sequential: int  # one-after-another signups for the webhook → Kafka lines
+    deadline: float  # the longest any single wait may take
+
+    @classmethod
+    def from_env(cls) -> BenchConfig:
+        """BENCH_BURST, BENCH_STEADY_SECONDS, BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS,
+        BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS, DEVSTACK_BENCH_PORT_OFFSET."""
+        return cls(
+            ports=Ports().shifted(_int("DEVSTACK_BENCH_PORT_OFFSET", 500)),
+            burst=_int("BENCH_BURST", 2000),
+            senders=_int("BENCH_SENDERS", 32),
+            steady_seconds=_float("BENCH_STEADY_SECONDS", 10),
+            steady_rates=(50, 200),
+            pgbench_seconds=_int("BENCH_PGBENCH_SECONDS", 10),
+            quota_rate=500,
+            quota_seconds=_float("BENCH_QUOTA_SECONDS", 5),
+            sequential=_int("BENCH_SEQUENTIAL", 20),
+            deadline=_float("BENCH_DEADLINE_SECONDS", 90),
+        )

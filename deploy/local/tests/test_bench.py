@@ -1,0 +1,133 @@
+"""`make bench`'s pure helpers, its /proc scan and its seed-design SQL (no timing is asserted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.bench.burst import burst_sample
+from devstack.bench.client import Signup, refusals
+from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
+from devstack.bench.quota import CONSUME_PATH, route_missing
+from devstack.bench.report import Figure, Target, percentile, render
+from devstack.bench.seed_design import (
+    create_seed_database,
+    drop_seed_database,
+    parse_pgbench,
+    rows_written,
+    run_pgbench,
+)
+from devstack.bench.steady import poll_interval, sample_every
+from devstack.platform import Platform
+
+PGBENCH_OUTPUT = """\
+pgbench (15.18 (Debian 15.18-0+deb12u1))
+transaction type: seed_signup.sql
+scaling factor: 1
+query mode: prepared
+number of clients: 4
+number of threads: 2
+maximum number of tries: 1
+duration: 3 s
+number of transactions actually processed: 10405
+number of failed transactions: 0 (0.000%)
+latency average = 1.152 ms
+initial connection time = 11.031 ms
+tps = 3471.381206 (without initial connection time)
+"""
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([7.0], 99) == 7
+    assert percentile([3.0, 1.0, 2.0], 0) == 1
+
+
+def test_a_figure_line_shows_value_target_verdict_and_conditions() -> None:
+    met = Figure("webhook → claims p99 @ 50/s", 42.5, "ms", "1 in 5 sampled", Target("≤", 100))
+    missed = Figure("end-to-end signups/s (burst)", 25.3, "/s", "2,000 signups", Target("≥", 300))
+    absent = Figure("quota consume p99", None, "ms", "not measured — endpoint not built yet", Target("≤", 5))
+
+    assert "42.5 ms" in met.line() and "≤ 100 ms" in met.line() and " ok " in met.line()
+    assert "25.3 /s" in missed.line() and "≥ 300 /s" in missed.line() and "MISS" in missed.line()
+    assert "not measured" in absent.line() and "endpoint not built yet" in absent.line()
+    assert render([met, missed, absent]).count("\n") == 4  # header, rule, three figures
+
+
+def test_pgbench_summary_is_parsed() -> None:
+    result = parse_pgbench(PGBENCH_OUTPUT)
+
+    assert result.tps == 3471.381206
+    assert result.transactions == 10405
+    assert result.latency_ms == 1.152
+    assert result.failed == 0
+
+
+def test_the_burst_sample_is_every_fiftieth_and_each_senders_last() -> None:
+    signups = [Signup(f"user_{i}", b"", {}) for i in range(200)]
+    lanes = [signups[i::32] for i in range(32)]
+
+    sample = [int(s.user_id.split("_")[1]) for s in burst_sample(lanes, signups)]
+
+    assert sample == sorted({49, 99, 149, 199, *range(168, 200)})
+
+
+def test_answers_that_were_not_2xx_are_counted_by_status() -> None:
+    def answered(*statuses: int) -> list[Signup]:
+        return [Signup(f"user_{i}", b"", {}, status=status) for i, status in enumerate(statuses)]
+
+    assert refusals(answered(200, 202)) == "all 2xx"
+    assert refusals(answered(200, 500, 500, 0)) == "3 not 2xx (no answer in 30 s: 1, 500: 2)"
+
+
+def test_steady_sampling_and_polling_back_off() -> None:
+    assert (sample_every(50), sample_every(200)) == (5, 10)
+    assert poll_interval(0.01) == poll_interval(0.05) == 0.005
+    assert poll_interval(0.25) == 0.025
+    assert poll_interval(60) == 1.0
+
+
+def test_processes_are_told_apart_by_their_command_line() -> None:
+    def process(pid: int, *args: str) -> ProcessMemory:
+        return ProcessMemory(pid, 1, list(args), 1024, None)
+
+    assert kind_of(process(10, "/venv/bin/python", "-m", "skool_ingest"), set()) == "service:skool-ingest"
+    assert (
+        kind_of(process(11, "java", "-Xmx512m", "-cp", "libs/*", "kafka.Kafka", "x.properties"), set())
+        == "kafka"
+    )
+    assert kind_of(process(12, "postgres: backbone identity 127.0.0.1(5) idle"), {12}) == "postgres"
+    assert kind_of(process(13, "/venv/bin/python", "-m", "pytest"), set()) == "other"
+
+
+def test_the_platform_started_by_this_process_is_found_in_proc(platform: Platform) -> None:
+    groups = platform_processes()
+
+    assert len(groups["kafka"]) == 1
+    assert len(groups["postgres"]) >= 2  # postmaster and its background workers
+    assert all(p.rss_kib > 0 for p in groups["kafka"] + groups["postgres"])
+
+
+def test_the_quota_endpoint_counts_as_missing_only_when_billing_does_not_list_it() -> None:
+    listed: dict[str, Any] = {"paths": {CONSUME_PATH: {"post": {}}}}
+
+    assert route_missing(404, {"paths": {}})
+    assert route_missing(405, {"paths": {}})
+    assert route_missing(404, None)
+    assert not route_missing(200, {"paths": {}})
+    assert not route_missing(402, {"paths": {}})
+    assert not route_missing(404, listed)  # built: a 404 then means "no such org"
+
+
+async def test_the_seed_design_loads_and_its_pgbench_script_runs(platform: Platform) -> None:
+    url = await create_seed_database(platform.database_url)
+    try:
+        result = run_pgbench(url, transactions=1)  # one signup per pgbench client
+
+        assert result.failed == 0
+        assert await rows_written(url) == (result.transactions, result.transactions)
+        assert result.transactions >= 1
+    finally:
+        await drop_seed_database(platform.database_url)
