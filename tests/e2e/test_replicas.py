@@ -1,11 +1,10 @@
 """Scale out (DESIGN §3): a second replica of every service shares the work, with no duplicated effect.
 
 The second replicas bind the same HTTP ports (SO_REUSEPORT) and join the same consumer groups.
-Which consumer of a group gets a partition is up to the group's assignor: with 3 partitions and
-more consumers than that (each replica runs several), a replica may get none. Work is shared
-only when both replicas own partitions, so that is arranged first — a second replica that got
-nothing is restarted (it rejoins under a new member id) until it owns some — and then checked
-by the committed offsets of each replica's own partitions during the burst.
+That both replicas of a consuming service own partitions is read from the group's assignment
+(members that were not there before the second replica started are its own); should the
+assignor ever leave the second one without any, it is restarted and rejoins under a new member
+id. That each replica did work is checked by the committed offsets of its own partitions.
 """
 
 from __future__ import annotations
