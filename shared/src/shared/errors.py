@@ -46,13 +46,21 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+# SQLSTATEs that mean "the server is not there for us right now", not "this statement is wrong":
+# class 08 (connection exceptions), admin/crash shutdown, the server still starting or recovering
+# (57P03, seen while PostgreSQL replays its WAL after a kill -9), too many connections.
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+
+
 def is_infrastructure_error(error: BaseException | None) -> bool:
     """Connection-level failures (database or network down, or no pooled connection free in time),
     as opposed to a bad request or message."""
     if isinstance(error, (OSError, TimeoutError, ConnectionError, PoolTimeout)):
         return True
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
+    if isinstance(error, DBAPIError):
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        if error.connection_invalidated or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
+            return True
     return isinstance(error, (OperationalError, InterfaceError))
 
 

@@ -85,9 +85,10 @@ class ServiceRuntime:
         await asyncio.to_thread(upgrade_to_head, url=url, script_location=self.migrations)
         self.database = create_database(url, session_role=app_role(self.name))
         bootstrap = self.settings.kafka_bootstrap_servers
+        instance = self.settings.instance_name
         self.relay = OutboxRelay(
             database=self.database,
-            producer_factory=lambda: idempotent_producer(bootstrap, client_id=f"{self.name}-outbox"),
+            producer_factory=lambda: idempotent_producer(bootstrap, client_id=f"{instance}-outbox"),
             safety_poll_seconds=self.settings.outbox_safety_poll_seconds,
         )
         await self.relay.start()
@@ -133,7 +134,7 @@ class ServiceRuntime:
         return ConsumerLoop(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.consumer_group,
-            client_id=self.name,
+            client_id=self.settings.instance_name,
             consumers=consumers,
             max_batch=settings.consumer_batch_size,
         )
@@ -144,7 +145,8 @@ class ServiceRuntime:
         bootstrap = self.settings.kafka_bootstrap_servers
         while True:
             try:
-                self._dlq_producer = idempotent_producer(bootstrap, client_id=f"{self.name}-dlq")
+                client_id = f"{self.settings.instance_name}-dlq"
+                self._dlq_producer = idempotent_producer(bootstrap, client_id=client_id)
                 await self._dlq_producer.start()
                 self.consumer_loop = self._build_consumers(self._dlq_producer)
                 if self.consumer_loop is not None:

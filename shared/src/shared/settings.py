@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias="PLATFORM_ENVIRONMENT"
     )
+    # Which replica this process is (set by the runner: `workspace-2`); names its Kafka clients.
+    instance: str = Field(default="", validation_alias="SERVICE_INSTANCE")
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str | None = None
@@ -78,6 +80,10 @@ class ServiceSettings(BaseSettings):
             return as_asyncpg_url(self.database_url)
         server = make_url(as_asyncpg_url(self.database_server_url))
         return server.set(database=self.database_name).render_as_string(hide_password=False)
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or self.service_name
 
     @property
     def consumer_group(self) -> str:
