@@ -142,7 +142,7 @@ class PostgresServer:
             "-c",
             "unix_socket_directories=",
             "-c",
-            "max_connections=200",
+            "max_connections=400",
             "-c",
             "shared_buffers=128MB",
         ]

@@ -33,14 +33,17 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(url: str, *, pool_size: int = 5, session_role: str | None = None) -> Database:
+def create_database(url: str, *, pool_size: int = 15, session_role: str | None = None) -> Database:
     """An engine and session factory; with `session_role`, every connection runs as that role
     (so row-level security applies even when the URL's user owns the tables)."""
     # No pre-ping: it costs a round trip per transaction. A connection the server dropped fails its
     # statement once (a 503, or a consumer retry) and SQLAlchemy then refreshes the whole pool.
     # A request waits at most 10 s for a connection, then gets a 503 (the sender retries later)
     # instead of queueing behind an overload for SQLAlchemy's default 30 s.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_timeout=10)
+    # Connections are kept, not churned: an overflow connection is closed when returned, and a
+    # new one costs a connect, SET ROLE, asyncpg's type introspection and fresh prepared
+    # statements — under load that churn starved the event loop (profile in docs/performance.md).
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_timeout=10)
     if session_role is not None:
         _run_as(engine, session_role)
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
