@@ -8,7 +8,7 @@ from devstack.bench.burst import burst_sample
 from devstack.bench.client import Signup, refusals
 from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
 from devstack.bench.quota import CONSUME_PATH, route_missing
-from devstack.bench.report import Figure, Target, percentile, render
+from devstack.bench.report import Figure, Target, machine_cpu_ticks, percentile, render, steal_share
 from devstack.bench.seed_design import (
     create_seed_database,
     drop_seed_database,
@@ -131,3 +131,10 @@ async def test_the_seed_design_loads_and_its_pgbench_script_runs(platform: Platf
         assert result.transactions >= 1
     finally:
         await drop_seed_database(platform.database_url)
+
+
+def test_host_steal_is_the_stolen_share_of_all_ticks_between_two_readings() -> None:
+    assert steal_share((10, 100), (30, 200)) == 0.2
+    assert steal_share((5, 50), (5, 50)) == 0.0
+    stolen, total = machine_cpu_ticks()
+    assert 0 <= stolen <= total

@@ -25,7 +25,7 @@ from devstack.bench.config import SERVICE_ENV, BenchConfig
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
-from devstack.bench.report import Figure, load_average, machine, render
+from devstack.bench.report import Figure, load_average, machine, machine_cpu_ticks, render, steal_share
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
 from devstack.paths import local_dir
@@ -50,13 +50,14 @@ class BenchRun:
     async def phase(self, name: str, work: Awaitable[list[Figure]]) -> None:
         """Run one phase; its figures are printed at once and kept; a failure becomes a figure too."""
         say(f"{name} …")
-        cpu, wall = _cpu_seconds(), time.perf_counter()
+        cpu, wall, ticks = _cpu_seconds(), time.perf_counter(), machine_cpu_ticks()
         try:
             measured = await work
         except Exception as error:
             measured = [Figure(name, None, "", f"!!! FAILED: {type(error).__name__}: {error}")]
         cpu, wall = _cpu_seconds() - cpu, time.perf_counter() - wall
-        self.client_cpu.append(f"{name} {cpu:.1f} s of {wall:.1f} s")
+        stolen = steal_share(ticks, machine_cpu_ticks())
+        self.client_cpu.append(f"{name} {cpu:.1f} s of {wall:.1f} s (host steal {stolen:.0%})")
         for figure in measured:
             say(figure.line())
         self.figures.extend(measured)
@@ -65,7 +66,8 @@ class BenchRun:
         return "\n".join(
             [
                 render(self.figures),
-                f"bench client CPU (load generator, in-process): {'; '.join(self.client_cpu)}",
+                f"bench client CPU (load generator, in-process), and the share of the machine's CPU "
+                f"the virtual machine's host took away during each phase: {'; '.join(self.client_cpu)}",
             ]
         )
 

@@ -96,3 +96,20 @@ def _meminfo_kib(field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(stolen, all) CPU ticks of the whole machine so far, from /proc/stat.
+
+    On a virtual machine, "steal" is time a vCPU wanted to run but the host gave to someone else;
+    a phase run with much of it measured a smaller machine than it seems.
+    """
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    steal = fields[7] if len(fields) > 7 else 0
+    return steal, sum(fields[:8])
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of CPU time stolen by the host between two `machine_cpu_ticks` readings."""
+    stolen, total = after[0] - before[0], after[1] - before[1]
+    return stolen / total if total > 0 else 0.0
