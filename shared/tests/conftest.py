@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from devstack.platform import Platform
 from devstack.postgres import database_url
-from shared.db.migrations import OUTBOX_NOTIFY_DDL
 from shared.db.session import Database, create_database
 from shared.db.tables import InboxEntry, OutboxMessage
 from shared.settings import as_asyncpg_url
@@ -19,7 +18,7 @@ from shared.settings import as_asyncpg_url
 
 @pytest.fixture
 async def scratch_db(platform: Platform) -> AsyncIterator[Database]:
-    """A new database holding only the outbox (with its NOTIFY trigger) and the inbox."""
+    """A new database holding only the outbox and the inbox."""
     name = f"scratch_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(platform.database_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -28,8 +27,6 @@ async def scratch_db(platform: Platform) -> AsyncIterator[Database]:
     async with engine.begin() as connection:
         for table in (OutboxMessage.__table__, InboxEntry.__table__):  # type: ignore[attr-defined]
             await connection.run_sync(table.create)
-        for statement in OUTBOX_NOTIFY_DDL:
-            await connection.exec_driver_sql(statement)
     await engine.dispose()
     database = create_database(url)
     try:

@@ -22,7 +22,7 @@ def relay_for(database: Database, platform: Platform) -> OutboxRelay:
     return OutboxRelay(
         database=database,
         producer_factory=lambda: idempotent_producer(platform.kafka_bootstrap, client_id="test-relay"),
-        safety_poll_seconds=30,  # long: the tests prove NOTIFY wakes the relay, not the poll
+        safety_poll_seconds=30,  # long: the tests prove the commit wakes the relay, not the poll
     )
 
 
@@ -124,7 +124,7 @@ async def test_the_relay_wakes_on_commit_without_waiting_for_its_poll(
     relay = relay_for(scratch_db, platform)  # safety poll is 30 s
     await relay.start()
     try:
-        await eventually(lambda: _listening(relay), until=bool, what="relay listening")
+        await eventually(lambda: _connected(relay), until=bool, what="relay connected")
         user_id = f"user_{uuid.uuid4().hex}"
         await write_user_created(scratch_db, user_id=user_id)
         await eventually(
@@ -143,5 +143,5 @@ async def _unsent(database: Database) -> int:
         return int(result.scalar() or 0)
 
 
-async def _listening(relay: OutboxRelay) -> bool:
-    return relay.listening
+async def _connected(relay: OutboxRelay) -> bool:
+    return relay.connected

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# Set in `session.info` by whatever writes an outbox row, so the commit can wake the relay.
+OUTBOX_WRITTEN = "outbox_written"
 
 
 @dataclass(frozen=True)
@@ -18,12 +21,18 @@ class Database:
     url: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Called after a unit of work that wrote outbox rows has committed (the relay's wake-up).
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction: commits when the block ends cleanly, rolls back if it raises."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(OUTBOX_WRITTEN, False):
+                for listener in self.outbox_listeners:
+                    listener()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -1,10 +1,14 @@
 """The outbox relay: publishes committed outbox rows to Kafka in order, then marks them sent.
 
-It wakes on PostgreSQL NOTIFY (sent by a trigger at commit), so an event reaches Kafka within
-milliseconds; a slow poll is only a safety net for a lost notification or listener connection.
-One relay at a time drains a database (transaction-scoped advisory lock), which keeps per-key
-order even with several replicas. A crash between publishing and marking re-publishes on restart:
-consumers are idempotent, so at-least-once is safe.
+It is woken in-process right after a unit of work that wrote outbox rows commits
+(`Database.outbox_listeners`), so an event reaches Kafka within milliseconds; a slow poll is only
+a safety net for rows committed by another process. (It used to wake on a PostgreSQL NOTIFY sent
+by a trigger; PostgreSQL serialises every notifying commit cluster-wide, WAL flush included,
+which capped the whole platform — see docs/performance.md.) One relay at a time drains a database
+(transaction-scoped advisory lock), which keeps per-key order even with several replicas; a
+relay that finds the lock taken tries again shortly, so a row committed by its own replica while
+another drains is not left for the poll. A crash between publishing and marking re-publishes on
+restart: consumers are idempotent, so at-least-once is safe.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from collections.abc import Callable, Sequence
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from shared.db.migrations import OUTBOX_CHANNEL
 from shared.db.session import Database
 from shared.settings import as_libpq_url
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x0B0C5  # any constant: one relay per database drains at a time
 _BATCH = 500
+_LOCKED_OUT_RETRY_SECONDS = 0.02
 
 _SELECT_UNSENT = (
     "SELECT position, topic, key, value, headers::text AS headers FROM outbox "
@@ -50,7 +54,12 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._connection: asyncpg.Connection | None = None
+        database.outbox_listeners.append(self.wake)
+
+    def wake(self) -> None:
+        """Something committed outbox rows: drain now."""
+        self._wakeup.set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -60,32 +69,40 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._close_listener()
+        await self._close_connection()
         if self._producer:
             await self._producer.stop()
             self._producer = None
 
     @property
-    def listening(self) -> bool:
-        """True once the relay waits on NOTIFY (after its first drain)."""
-        return self._listener is not None and not self._listener.is_closed()
+    def connected(self) -> bool:
+        """True once the relay has its database connection and producer (after its first drain)."""
+        return self._connection is not None and not self._connection.is_closed()
 
     async def _run(self) -> None:
         backoff = 0.1
         while True:
             try:
                 await self._ensure_connected()
-                while await self.drain_once() == _BATCH:
-                    pass
+                await self._drain_all()
                 backoff = 0.1
                 await self._wait_for_work()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
-                await self._close_listener()
+                await self._close_connection()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _drain_all(self) -> None:
+        """Drain until a drain finds less than a full batch; wait out another replica's drain."""
+        while True:
+            sent = await self.drain_once()
+            if sent is None:
+                await asyncio.sleep(_LOCKED_OUT_RETRY_SECONDS)
+            elif sent < _BATCH:
+                return
 
     async def _wait_for_work(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -97,31 +114,27 @@ class OutboxRelay:
             producer = self._producer_factory()
             await producer.start()
             self._producer = producer
-        if self._listener is None or self._listener.is_closed():
-            url = as_libpq_url(self._database.url)
-            self._listener = await asyncpg.connect(url)
-            await self._listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(as_libpq_url(self._database.url))
 
-    def _on_notify(self, *_: object) -> None:
-        self._wakeup.set()
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
+    async def _close_connection(self) -> None:
+        if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
+                await self._connection.close()
+            self._connection = None
 
-    async def drain_once(self) -> int:
-        """Publish one batch of unsent rows in position order; returns how many were sent.
+    async def drain_once(self) -> int | None:
+        """Publish one batch of unsent rows in position order; returns how many were sent, or
+        None when another relay (a replica's) holds the drain lock.
 
-        It runs on the relay's own asyncpg connection (the one that LISTENs): a drain is five
-        statements, and without SQLAlchemy in between they cost a fraction of the CPU.
+        It runs on the relay's own asyncpg connection: a drain is five statements, and without
+        SQLAlchemy in between they cost a fraction of the CPU.
         """
-        assert self._producer is not None and self._listener is not None
-        connection = self._listener
+        assert self._producer is not None and self._connection is not None
+        connection = self._connection
         async with connection.transaction():
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEY):
-                return 0
+                return None
             rows = await connection.fetch(_SELECT_UNSENT, _BATCH)
             if not rows:
                 return 0

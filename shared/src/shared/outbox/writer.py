@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.session import OUTBOX_WRITTEN
 from shared.db.tables import OutboxMessage
 from shared.events.envelope import Envelope, EventData, new_envelope
 from shared.events.topics import topic_for
@@ -27,6 +28,7 @@ async def record_event(session: AsyncSession, *, source: str, subject: str, data
     }
     if traceparent:
         headers["traceparent"] = traceparent
+    session.info[OUTBOX_WRITTEN] = True  # the commit wakes this process's relay
     await session.execute(
         _INSERT,
         {
