@@ -12,9 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
-
 from devstack.postgres import database_url
+from devstack.sql import fetch
 
 
 @dataclass(frozen=True)
@@ -46,15 +45,6 @@ class Provisioning:
         return ", ".join(wrong) or None
 
 
-async def _rows(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(url)
-    try:
-        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-        return rows
-    finally:
-        await connection.close()
-
-
 async def provisioning_of(server_url: str, user_ids: Sequence[str]) -> dict[str, Provisioning]:
     """Per-user counts, each service's tables read directly (as the superuser: RLS does not apply)."""
     ids = list(user_ids)
@@ -62,28 +52,28 @@ async def provisioning_of(server_url: str, user_ids: Sequence[str]) -> dict[str,
         database_url(server_url, name) for name in ("identity", "workspace", "billing")
     )
     users, claims, orgs, memberships = await asyncio.gather(
-        _rows(identity, "SELECT id, count(*) AS n FROM users WHERE id = ANY($1) GROUP BY id", ids),
-        _rows(
+        fetch(identity, "SELECT id, count(*) AS n FROM users WHERE id = ANY($1) GROUP BY id", ids),
+        fetch(
             identity,
             "SELECT c.user_id, count(*) AS n, max(c.active_org_id) AS org_id, max(p.plan) AS plan"
             " FROM user_claims c LEFT JOIN org_plan_views p ON p.org_id = c.active_org_id"
             " WHERE c.user_id = ANY($1) GROUP BY c.user_id",
             ids,
         ),
-        _rows(
+        fetch(
             workspace,
             "SELECT personal_user_id, count(*) AS n, max(id::text) AS org_id FROM orgs"
             " WHERE personal_user_id = ANY($1) GROUP BY personal_user_id",
             ids,
         ),
-        _rows(
+        fetch(
             workspace,
             "SELECT user_id, count(*) AS n FROM memberships WHERE user_id = ANY($1) GROUP BY user_id",
             ids,
         ),
     )
     org_of = {row["personal_user_id"]: row["org_id"] for row in orgs}
-    subscriptions = await _rows(
+    subscriptions = await fetch(
         billing,
         "SELECT org_id, count(*) AS n FROM subscriptions WHERE org_id = ANY($1) GROUP BY org_id",
         list(org_of.values()),

@@ -9,16 +9,17 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
 from devstack.platform import Platform
 from devstack.postgres import database_url
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
 from devstack.services import Fleet
+from devstack.sql import fetch as fetch  # re-exported: tests import it from here
+from devstack.sql import fetchval
 from devstack.webhooks import clerk_user_created, signed_delivery
 
 T = TypeVar("T")
@@ -43,35 +44,13 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(url)
-    try:
-        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-        return rows
-    finally:
-        await connection.close()
-
-
-async def fetchval(url: str, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(url)
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
-
-
 async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: float = 30) -> None:
     """Wait until `group` has committed every record now on `topic` (it saw them all)."""
     targets = await end_offsets(bootstrap, [topic])
 
     async def committed() -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return {tp: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+        offsets = await committed_offsets(bootstrap, group)
+        return {tp: offset for tp, offset in offsets.items() if tp.topic == topic}
 
     await eventually(
         committed,
