@@ -17,7 +17,7 @@ async def test_claims_need_the_service_key(services: Fleet) -> None:
         )
     for response in (missing, wrong):
         assert response.status_code == 401
-        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.json()["error"]["code"] == "invalid_service_key"
 
 
 async def test_claims_of_an_unknown_user_are_404(services: Fleet) -> None:

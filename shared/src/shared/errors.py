@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,6 +40,12 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
+class InvalidServiceKey(Unauthorized):
+    """A trusted-backend route called without the right `X-Service-Key` (API.md)."""
+
+    code = "invalid_service_key"
+
+
 class ServiceUnavailable(DomainError):
     """A dependency (the database) cannot be reached; the caller should retry."""
 
@@ -62,6 +69,35 @@ def is_infrastructure_error(error: BaseException | None) -> bool:
         if error.connection_invalidated or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
             return True
     return isinstance(error, (OperationalError, InterfaceError))
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+class _ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that can raise `errors`: grouped by status, each
+    listing its codes, plus the 422 and 503 any route can answer."""
+    by_status: dict[int, list[str]] = {}
+    always: tuple[type[DomainError], ...] = (_ValidationFailed, ServiceUnavailable)
+    for error in (*errors, *always):
+        by_status.setdefault(error.status, []).append(error.code)
+    return {
+        status: {"model": ErrorBody, "description": "error codes: " + ", ".join(f"`{c}`" for c in codes)}
+        for status, codes in sorted(by_status.items())
+    }
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

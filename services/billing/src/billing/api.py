@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from billing.deps import DbSession, ServiceKey
+from billing.errors import SubscriptionNotFound
 from billing.schemas import SubscriptionRead
 from billing.service.subscriptions import get_subscription
+from shared.errors import InvalidServiceKey, error_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -15,6 +17,7 @@ router = APIRouter(prefix="/v1")
     "/orgs/{org_id}/subscription",
     response_model=SubscriptionRead,
     dependencies=[ServiceKey],
+    responses=error_responses(InvalidServiceKey, SubscriptionNotFound),
     tags=["subscriptions"],
 )
 async def read_subscription(org_id: str, session: DbSession) -> SubscriptionRead:

@@ -6,14 +6,22 @@ import uuid
 
 from fastapi import APIRouter
 
+from shared.errors import InvalidServiceKey, error_responses
 from workspace.deps import DbSession, ServiceKey
+from workspace.errors import OrgNotFound
 from workspace.schemas import OrgRead
 from workspace.service.orgs import get_org
 
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/orgs/{org_id}", response_model=OrgRead, dependencies=[ServiceKey], tags=["orgs"])
+@router.get(
+    "/orgs/{org_id}",
+    response_model=OrgRead,
+    dependencies=[ServiceKey],
+    responses=error_responses(InvalidServiceKey, OrgNotFound),
+    tags=["orgs"],
+)
 async def read_org(org_id: uuid.UUID, session: DbSession) -> OrgRead:
     """One org (trusted backends only: X-Service-Key)."""
     org = await get_org(session, org_id=org_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.errors import Unauthorized
+from shared.errors import InvalidServiceKey
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -28,7 +28,7 @@ async def _require_service_key(
 ) -> None:
     expected: str = request.app.state.runtime.settings.service_key
     if x_service_key is None or not hmac.compare_digest(x_service_key, expected):
-        raise Unauthorized("a valid X-Service-Key header is required")
+        raise InvalidServiceKey("a valid X-Service-Key header is required")
 
 
 ServiceKey = Depends(_require_service_key)
