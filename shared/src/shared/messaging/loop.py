@@ -83,7 +83,7 @@ class ConsumerLoop:
         while True:
             try:
                 batches = await self._kafka.getmany(timeout_ms=1000)
-            except KafkaError as error:
+            except Exception as error:  # the loop must outlive anything a fetch can raise
                 log.warning("fetch failed (%r); trying again", error)
                 await asyncio.sleep(self._redelivery_pause)
                 continue
