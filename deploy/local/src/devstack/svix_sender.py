@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from devstack.webhooks import clerk_user_created, signed_delivery
+from devstack.webhooks import new_signup, signed_delivery
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ def signup_deliveries(count: int) -> list[Delivery]:
     """`count` Clerk `user.created` deliveries for new users, each with its fixed id and body."""
     deliveries = []
     for _ in range(count):
-        user_id = f"user_{uuid.uuid4().hex[:24]}"
-        payload = clerk_user_created(user_id=user_id, email=f"{user_id}@example.com", first_name="Ada")
+        user_id, payload = new_signup()
         deliveries.append(Delivery(user_id, f"msg_{uuid.uuid4().hex}", json.dumps(payload).encode()))
     return deliveries
 

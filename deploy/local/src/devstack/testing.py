@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from devstack.services import Fleet
 from devstack.sql import fetch as fetch  # re-exported: tests import it from here
 from devstack.sql import fetchval
 from devstack.webhooks import clerk_user_created, signed_delivery
+from devstack.webhooks import new_user_id as new_user_id  # re-exported: tests import it from here
 
 T = TypeVar("T")
 
@@ -62,10 +62,6 @@ async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: floa
 
 
 # --- signup factories and probes -------------------------------------------------
-
-
-def new_user_id() -> str:
-    return f"user_{uuid.uuid4().hex[:24]}"
 
 
 def signup_delivery(

@@ -11,6 +11,17 @@ from typing import Any
 from svix.webhooks import Webhook
 
 
+def new_user_id() -> str:
+    """A fresh auth-provider user id (Clerk's `user_…` shape)."""
+    return f"user_{uuid.uuid4().hex[:24]}"
+
+
+def new_signup(*, first_name: str = "Ada") -> tuple[str, dict[str, Any]]:
+    """A new user's id and their `user.created` payload, with an email made from the id."""
+    user_id = new_user_id()
+    return user_id, clerk_user_created(user_id=user_id, email=f"{user_id}@example.com", first_name=first_name)
+
+
 def clerk_user_created(
     *,
     user_id: str,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import aiohttp
 import asyncpg
 
 from devstack.bench.config import AUTH_SECRET, SERVICE_KEY
-from devstack.webhooks import clerk_user_created, signed_delivery
+from devstack.webhooks import new_signup, signed_delivery
 
 # Claims are complete when the user's active org, its membership and its plan are all known
 # (what GET /v1/users/{id}/claims joins; superuser connections bypass row-level security).
@@ -65,8 +64,7 @@ def presign(count: int) -> list[Signup]:
     """`count` new users' signup deliveries, signed as the auth provider signs them."""
     signups = []
     for _ in range(count):
-        user_id = f"user_{uuid.uuid4().hex[:24]}"
-        payload = clerk_user_created(user_id=user_id, email=f"{user_id}@example.com", first_name="Ada")
+        user_id, payload = new_signup()
         body, headers = signed_delivery(payload, secret=AUTH_SECRET)
         signups.append(Signup(user_id, body, headers))
     return signups
