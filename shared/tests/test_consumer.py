@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.event import listen
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devstack.groups import committed_offsets
+from devstack.kafka import create_topics
 from devstack.platform import Platform
 from devstack.testing import eventually
 from shared.db.session import Database
@@ -29,10 +30,7 @@ from shared.outbox.relay import idempotent_producer
 async def topic(platform: Platform) -> AsyncIterator[str]:
     """A fresh one-partition topic and its `.dlq`, so order within the partition is observable."""
     name = f"test.consumer.{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
-    await admin.close()
+    await create_topics(platform.kafka_bootstrap, (name,), partitions=1)
     yield name
 
 
@@ -351,11 +349,6 @@ async def test_the_offset_is_committed_only_after_the_effect_commits(
 
 
 async def committed_offset(platform: Platform, group: str, topic: str) -> int | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    found = [meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0]
+    offsets = await committed_offsets(platform.kafka_bootstrap, group)
+    found = [offset for tp, offset in offsets.items() if tp.topic == topic and offset >= 0]
     return found[0] if found else None

@@ -192,9 +192,20 @@ class KafkaServer:
         self.child.stop()
 
 
-async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
-    """Create every topic and its `.dlq` (several partitions each); retries while the broker warms up."""
-    wanted = [*TOPICS, *(f"{topic}.dlq" for topic in TOPICS)]
+async def create_topics(
+    bootstrap: str,
+    names: tuple[str, ...] = TOPICS,
+    *,
+    partitions: int = PARTITIONS,
+    timeout: float = 60,
+) -> None:
+    """Create `names` and their `.dlq` topics and wait until every partition has a leader.
+
+    Retries while the broker warms up. Waiting for the leaders matters: a consumer that subscribes
+    to a topic the broker created but has not yet put in its metadata fails with
+    UnknownTopicOrPartitionError.
+    """
+    wanted = [*names, *(f"{topic}.dlq" for topic in names)]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
@@ -205,15 +216,28 @@ async def create_topics(bootstrap: str, *, timeout: float = 60) -> None:
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(name, num_partitions=PARTITIONS, replication_factor=1) for name in missing]
+                        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
                     )
-            return
+            if await _all_led(admin, wanted):
+                return
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
-            await asyncio.sleep(0.3)
         finally:
             await admin.close()
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout}s: {wanted}")
+        await asyncio.sleep(0.1)
+
+
+async def _all_led(admin: AIOKafkaAdminClient, names: list[str]) -> bool:
+    described = await admin.describe_topics(names)
+    return len(described) == len(names) and all(
+        topic["error_code"] == 0
+        and topic["partitions"]
+        and all(partition["leader"] >= 0 for partition in topic["partitions"])
+        for topic in described
+    )
 
 
 async def broker_answers(bootstrap: str) -> bool:
