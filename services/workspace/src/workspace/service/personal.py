@@ -63,7 +63,9 @@ async def create_personal_org(
             name=name,
             slug=slug,
             is_personal=True,
+            kind="personal",
             owner_user_id=user_id,
+            created_by=user_id,
             initial_plan=PERSONAL_PLAN,
         ),
     )

@@ -1,8 +1,12 @@
-"""Payloads on `workspace.orgs`."""
+"""Payloads on `workspace.orgs` (keyed by org id, so one org's events stay in order)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from shared.events.envelope import EventData
+
+OrgKind = Literal["personal", "team"]
 
 
 class OrgCreated(EventData):
@@ -12,9 +16,44 @@ class OrgCreated(EventData):
     name: str
     slug: str
     is_personal: bool
+    # "personal" or "team"; the same fact as `is_personal`, named as billing and invites use it.
+    kind: OrgKind = "personal"
     owner_user_id: str
+    # Who created it: the user themself for a personal org, the creating admin for a team org.
+    created_by: str | None = None
     # The plan the org starts on; billing owns the catalog and checks it.
     initial_plan: str
+    # Why the org exists beyond a user's own choice: None, or "skool" (a Skool entitlement), so
+    # billing starts it on `business`.
+    provisioned_for: str | None = None
+
+
+class OrgConverted(EventData):
+    """A personal org became a team org: same id and data, the owner now its admin."""
+
+    event_type = "org.converted"
+
+    org_id: str
+    name: str
+    slug: str
+    owner_user_id: str
+    # The team plan chosen at conversion (billing moves the org to it).
+    plan: str
+
+
+class OrgArchived(EventData):
+    event_type = "org.archived"
+
+    org_id: str
+    reason: str
+
+
+class OrgRestored(EventData):
+    """An archived org is in use again (its data was never deleted)."""
+
+    event_type = "org.restored"
+
+    org_id: str
 
 
 class MembershipAdded(EventData):
@@ -24,3 +63,21 @@ class MembershipAdded(EventData):
     user_id: str
     role: str
     is_personal_org: bool
+
+
+class MembershipRemoved(EventData):
+    event_type = "membership.removed"
+
+    org_id: str
+    user_id: str
+    # "removed" (by an admin), "left" (by themself) or "user_deleted".
+    reason: str
+
+
+class MembershipRoleChanged(EventData):
+    event_type = "membership.role_changed"
+
+    org_id: str
+    user_id: str
+    role: str
+    previous_role: str
