@@ -1,17 +1,26 @@
-"""The consumer loop a service process runs: batches per partition, partitions in parallel.
+"""The consumer loop a service process runs: one lane per partition, partitions in parallel.
 
 One aiokafka consumer per process reads every topic the service subscribes to, in the service's
-consumer group (replicas share the partitions). Each fetch hands every partition's records to
-its `EventConsumer` as one batch; while a batch is being applied, its partition is paused, so
-one partition's records are applied strictly in order (and one key's, since a key maps to one
-partition), while other partitions go on. After the batch's transaction commits, its offsets are
+consumer group (replicas share the partitions). Fetching never stops for a partition that is
+being applied: each fetch's records join their partition's *lane*, a queue with one task that
+applies it in offset order, as one batch whatever has queued up meanwhile (up to `max_batch`).
+So one partition's records — and one key's, since a key maps to one partition — are applied
+strictly in order while other partitions go on, and a busy partition's next batch is already
+waiting when its transaction commits. After a batch's transaction commits, its offsets are
 committed; a record that could not be applied because a dependency is down is sought back to
 and comes again after a pause. A partition taken away by a rebalance is handed over only after
-its batch in flight has finished and committed.
+its batch in flight has finished and committed; what was queued behind it is dropped (the new
+owner reads it from the committed offset).
+
+Why lanes and not pause-while-applying: aiokafka sends one fetch at a time to a broker, and a
+partition resumed while a fetch is in flight waits for that fetch to come back — up to
+`fetch_max_wait_ms` (500 ms) when the other partitions are quiet. Paused partitions made every hop
+of the signup flow wait for that at moderate rates (webhook → claims p50 215 ms at 50/s; see
+docs/performance.md). A lane is paused only as back-pressure, when `max_buffered` records wait.
 
 We use aiokafka directly rather than FastStream's batch subscriber: that one hands over records
 of all partitions as one list and acknowledges them together, while isolating a partition
-(pause, seek back, commit only its own offsets) is what keeps the others moving.
+(seek back, commit only its own offsets) is what keeps the others moving.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -40,12 +50,14 @@ class ConsumerLoop:
         client_id: str,
         consumers: Sequence[EventConsumer],
         max_batch: int = 500,
+        max_buffered: int = 5000,
         redelivery_pause_seconds: float = 1.0,
     ) -> None:
         self._by_topic = {consumer.topic: consumer for consumer in consumers}
         self._max_batch = max_batch
+        self._max_buffered = max_buffered
         self._redelivery_pause = redelivery_pause_seconds
-        self._inflight: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._lanes: dict[TopicPartition, _Lane] = {}
         self._task: asyncio.Task[None] | None = None
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -76,7 +88,7 @@ class ConsumerLoop:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._finish(list(self._inflight))
+        await self._close_lanes(list(self._lanes))
         await self._kafka.stop()
 
     async def _run(self) -> None:
@@ -88,31 +100,24 @@ class ConsumerLoop:
                 await asyncio.sleep(self._redelivery_pause)
                 continue
             for partition, records in batches.items():
-                if records:
-                    self._kafka.pause(partition)
-                    self._inflight[partition] = asyncio.create_task(self._apply(partition, records))
+                if records and partition in self._kafka.assignment():
+                    self._lane(partition).add(records)
 
-    async def _apply(self, partition: TopicPartition, records: list[Record]) -> None:
-        """Apply one partition's batch, commit what was applied, come back for the rest."""
-        resume_at = records[0].offset
-        try:
-            resume_at = await self._by_topic[partition.topic].handle_batch(records)
-        except Exception:
-            # Unexpected (e.g. the dead-letter topic unreachable): everything comes again; what
-            # was applied already is skipped as a duplicate.
-            log.exception("batch on %s failed; it will be delivered again", partition)
-        try:
-            if resume_at > records[0].offset:
-                await self._commit(partition, resume_at)
-            if resume_at <= records[-1].offset:
-                self._seek(partition, resume_at)
-                await asyncio.sleep(self._redelivery_pause)
-        finally:
-            self._inflight.pop(partition, None)
-            if partition in self._kafka.assignment():
-                self._kafka.resume(partition)
+    def _lane(self, partition: TopicPartition) -> _Lane:
+        lane = self._lanes.get(partition)
+        if lane is None:
+            lane = self._lanes[partition] = _Lane(self, partition, self._by_topic[partition.topic])
+        return lane
 
-    async def _commit(self, partition: TopicPartition, offset: int) -> None:
+    async def _close_lanes(self, partitions: Iterable[TopicPartition]) -> None:
+        """Finish the batches in flight on `partitions` (they commit their own offsets), drop the rest."""
+        lanes = [lane for tp in partitions if (lane := self._lanes.pop(tp, None)) is not None]
+        if lanes:
+            await asyncio.gather(*(lane.close() for lane in lanes))
+
+    # --- what lanes ask of the Kafka consumer ---------------------------------------------------
+
+    async def commit(self, partition: TopicPartition, offset: int) -> None:
         try:
             await self._kafka.commit({partition: offset})
         except KafkaError as error:
@@ -120,19 +125,85 @@ class ConsumerLoop:
             # the inbox makes them duplicates.
             log.warning("offset commit on %s failed (%r); records will be redelivered", partition, error)
 
-    def _seek(self, partition: TopicPartition, offset: int) -> None:
+    def seek(self, partition: TopicPartition, offset: int) -> None:
         if partition in self._kafka.assignment():
             self._kafka.seek(partition, offset)
 
-    async def _finish(self, partitions: Iterable[TopicPartition]) -> None:
-        """Wait for the batches in flight on `partitions` (they commit their own offsets)."""
-        tasks = [self._inflight[tp] for tp in partitions if tp in self._inflight]
-        if not tasks:
+    def set_paused(self, partition: TopicPartition, paused: bool) -> None:
+        if partition not in self._kafka.assignment():
             return
-        _, late = await asyncio.wait(tasks, timeout=30)
-        for task in late:  # stuck behind an outage: its records are simply redelivered
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if paused:
+            self._kafka.pause(partition)
+        else:
+            self._kafka.resume(partition)
+
+
+class _Lane:
+    """One partition's records waiting to be applied, and the task that applies them in order."""
+
+    def __init__(self, loop: ConsumerLoop, partition: TopicPartition, consumer: EventConsumer) -> None:
+        self._loop = loop
+        self._partition = partition
+        self._consumer = consumer
+        self._pending: deque[Record] = deque()
+        self._ready = asyncio.Event()
+        self._paused = False
+        self._applying: asyncio.Task[None] | None = None
+        self._task = asyncio.create_task(self._run(), name=f"lane {partition.topic}-{partition.partition}")
+
+    def add(self, records: Sequence[Record]) -> None:
+        self._pending.extend(records)
+        self._ready.set()
+        if not self._paused and len(self._pending) >= self._loop._max_buffered:
+            self._paused = True  # back-pressure: fetch no more until the lane catches up
+            self._loop.set_paused(self._partition, True)
+
+    async def close(self) -> None:
+        """Let the batch in flight finish and commit; drop what waits behind it."""
+        self._pending.clear()
+        if self._applying is not None:
+            _, late = await asyncio.wait([self._applying], timeout=30)
+            for task in late:  # stuck behind an outage: its records are simply redelivered
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            if not self._pending:
+                self._ready.clear()
+                continue
+            size = min(len(self._pending), self._loop._max_batch)
+            records = [self._pending.popleft() for _ in range(size)]
+            # Shielded: a hand-over waits for it to commit instead of cancelling it half-way.
+            self._applying = asyncio.ensure_future(self._apply(records))
+            try:
+                await asyncio.shield(self._applying)
+            finally:
+                self._applying = None
+            if self._paused and len(self._pending) < self._loop._max_buffered // 2:
+                self._paused = False
+                self._loop.set_paused(self._partition, False)
+
+    async def _apply(self, records: list[Record]) -> None:
+        """Apply one batch, commit what was applied, come back for the rest."""
+        resume_at = records[0].offset
+        try:
+            resume_at = await self._consumer.handle_batch(records)
+        except Exception:
+            # Unexpected (e.g. the dead-letter topic unreachable): everything comes again; what
+            # was applied already is skipped as a duplicate.
+            log.exception("batch on %s failed; it will be delivered again", self._partition)
+        if resume_at > records[0].offset:
+            await self._loop.commit(self._partition, resume_at)
+        if resume_at <= records[-1].offset:
+            # Redeliver from the first record not applied: what queued behind it goes too.
+            self._pending.clear()
+            self._loop.seek(self._partition, resume_at)
+            await asyncio.sleep(self._loop._redelivery_pause)
 
 
 class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -142,7 +213,7 @@ class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self._loop._finish(revoked)
+        await self._loop._close_lanes(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from devstack.bench.burst import run_burst
 from devstack.bench.client import ClaimsPoller, Endpoints, http_session, post_signup, presign
 from devstack.bench.config import SERVICE_ENV, BenchConfig
+from devstack.bench.cpu import cpu_by_kind, cpu_per_signup_figures
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
@@ -105,15 +106,19 @@ async def load_phases(run: BenchRun, config: BenchConfig, target: Endpoints) -> 
             f"steady {rate}/s",
             run_steady(target, rate=rate, seconds=config.steady_seconds, deadline=config.deadline),
         )
-    await run.phase(
-        f"burst of {config.burst:,}",
-        run_burst(
-            target, size=config.burst, senders=config.senders, deadline=config.deadline, seed_tps=seed_tps
-        ),
-    )
+    await run.phase(f"burst of {config.burst:,}", _burst_with_cpu(config, target, seed_tps))
     await run.phase(
         "quota consume", _one(run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds))
     )
+
+
+async def _burst_with_cpu(config: BenchConfig, target: Endpoints, seed_tps: float | None) -> list[Figure]:
+    """The burst's figures and the platform's CPU per signup while it ran."""
+    before = cpu_by_kind()
+    figures = await run_burst(
+        target, size=config.burst, senders=config.senders, deadline=config.deadline, seed_tps=seed_tps
+    )
+    return figures + cpu_per_signup_figures(before, cpu_by_kind(), config.burst)
 
 
 async def _one(work: Awaitable[Figure]) -> list[Figure]:

@@ -27,6 +27,10 @@ def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, str(default)))
 
 
+def _rates(text: str) -> tuple[int, ...]:
+    return tuple(int(rate) for rate in text.split(",") if rate.strip())
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     ports: Ports
@@ -42,14 +46,15 @@ class BenchConfig:
 
     @classmethod
     def from_env(cls) -> BenchConfig:
-        """BENCH_BURST, BENCH_STEADY_SECONDS, BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS,
+        """BENCH_BURST, BENCH_STEADY_SECONDS, BENCH_STEADY_RATES (e.g. "50,200"; empty skips them),
+        BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS,
         BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS, DEVSTACK_BENCH_PORT_OFFSET."""
         return cls(
             ports=Ports().shifted(_int("DEVSTACK_BENCH_PORT_OFFSET", 500)),
             burst=_int("BENCH_BURST", 2000),
             senders=_int("BENCH_SENDERS", 32),
             steady_seconds=_float("BENCH_STEADY_SECONDS", 10),
-            steady_rates=(50, 200),
+            steady_rates=_rates(os.environ.get("BENCH_STEADY_RATES", "50,200")),
             pgbench_seconds=_int("BENCH_PGBENCH_SECONDS", 10),
             quota_rate=500,
             quota_seconds=_float("BENCH_QUOTA_SECONDS", 5),
