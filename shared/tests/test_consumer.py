@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +20,7 @@ from devstack.platform import Platform
 from devstack.testing import eventually
 from shared.db.session import Database
 from shared.events.envelope import Envelope
-from shared.messaging.consumer import EventConsumer, PermanentError, RetryPolicy
+from shared.messaging.consumer import Batched, EventConsumer, PermanentError, RetryPolicy
 from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, KafkaDeadLetterPublisher
 from shared.messaging.loop import ConsumerLoop
 from shared.outbox.relay import idempotent_producer
@@ -43,6 +43,7 @@ class Recorder:
         self.calls: Counter[str] = Counter()
         self.fixed: set[str] = set()
         self.gate = asyncio.Event()
+        self.runs: list[list[str]] = []  # what each call of the batched handler was given
 
     async def ok(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
@@ -74,6 +75,17 @@ class Recorder:
     async def hopeless(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
         raise PermanentError("this can never work")
+
+    async def batched(self, session: AsyncSession, events: Sequence[Envelope]) -> None:
+        """A set-based handler: one call per run; a poison event in the run fails the whole call."""
+        subjects = [event.subject for event in events]
+        self.runs.append(subjects)
+        for subject in subjects:
+            self.calls[subject] += 1
+            if subject.startswith("poison") and subject not in self.fixed:
+                raise ValueError(f"cannot process {subject}")
+        for subject in subjects:
+            self._apply(session, subject)
 
     async def gated(self, session: AsyncSession, event: Envelope) -> None:
         """Holds its transaction open until the test opens the gate."""
@@ -110,6 +122,7 @@ async def start_consuming(
             "test.hopeless": recorder.hopeless,
             "test.unreachable": recorder.unreachable,
             "test.gated": recorder.gated,
+            "test.batched": Batched(recorder.batched),
         },
         database=scratch_db,
         dead_letters=KafkaDeadLetterPublisher(consumer="test-consumer", producer=producer),
@@ -352,3 +365,37 @@ async def committed_offset(platform: Platform, group: str, topic: str) -> int | 
     offsets = await committed_offsets(platform.kafka_bootstrap, group)
     found = [offset for tp, offset in offsets.items() if tp.topic == topic and offset >= 0]
     return found[0] if found else None
+
+
+async def test_a_batched_handler_takes_runs_of_its_type_and_order_holds_across_types(
+    start_consuming: StartConsuming, topic: str, platform: Platform
+) -> None:
+    names = ["b1", "b2", "single", "b3", "b4"]
+    await publish(
+        platform,
+        topic,
+        *(envelope("test.ok" if name == "single" else "test.batched", name) for name in names),
+    )
+    recorder = await start_consuming()  # all five are waiting: they come as one batch
+
+    await eventually(lambda: _value(recorder.applied), until=lambda a: len(a) == 5, what="all applied")
+    assert recorder.applied == names
+    assert recorder.runs == [["b1", "b2"], ["b3", "b4"]]
+
+
+async def test_a_poison_event_in_a_batched_run_is_isolated_and_the_rest_commit(
+    start_consuming: StartConsuming, topic: str, platform: Platform
+) -> None:
+    poison = envelope("test.batched", "poison-in-run")
+    await publish(
+        platform, topic, envelope("test.batched", "before"), poison, envelope("test.batched", "after")
+    )
+    recorder = await start_consuming()
+
+    await eventually(lambda: _value(recorder.applied), until=lambda a: len(a) == 2, what="both applied")
+    assert recorder.applied == ["before", "after"]
+    [letter] = await dead_letters(platform, topic, expect=1)
+    assert Envelope.model_validate_json(letter["value"]).id == poison.id
+    # The run failed as a whole, then each event went alone: the poison one three times.
+    assert recorder.runs[0] == ["before", "poison-in-run", "after"]
+    assert recorder.runs[1:] == [["before"], *[["poison-in-run"]] * 3, ["after"]]

@@ -25,7 +25,7 @@ from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
 from shared.http.health import router as health_router
-from shared.messaging.consumer import EventConsumer, EventHandler, RetryPolicy
+from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
 from shared.messaging.loop import ConsumerLoop
 from shared.outbox.relay import OutboxRelay, broker_answers, idempotent_producer
@@ -41,7 +41,7 @@ class Subscription:
     """The handlers a service runs for the event types it consumes from one topic."""
 
     topic: str
-    handlers: Mapping[str, EventHandler]
+    handlers: Mapping[str, Handler]
 
 
 @dataclass

@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.service.claims import add_membership, set_org_plan
+from identity.service.claims import MembershipFact, OrgPlanFact, add_memberships, set_org_plans
 from shared.events.envelope import Envelope
 from shared.events.schemas.billing import SubscriptionChanged
 from shared.events.schemas.workspace import MembershipAdded
 from shared.events.topics import BILLING_SUBSCRIPTIONS, WORKSPACE_ORGS
+from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
 
 
-async def on_membership_added(session: AsyncSession, event: Envelope) -> None:
-    data = event.payload(MembershipAdded)
-    await add_membership(
-        session,
-        user_id=data.user_id,
-        org_id=data.org_id,
-        role=data.role,
-        is_personal_org=data.is_personal_org,
-    )
+async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    facts = []
+    for event in events:
+        data = event.payload(MembershipAdded)
+        facts.append(MembershipFact(data.user_id, data.org_id, data.role, data.is_personal_org))
+    await add_memberships(session, memberships=facts)
 
 
-async def on_subscription_changed(session: AsyncSession, event: Envelope) -> None:
-    data = event.payload(SubscriptionChanged)
-    await set_org_plan(session, org_id=data.org_id, plan=data.plan, version=data.version)
+async def on_subscriptions_changed(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    facts = []
+    for event in events:
+        data = event.payload(SubscriptionChanged)
+        facts.append(OrgPlanFact(data.org_id, data.plan, data.version))
+    await set_org_plans(session, plans=facts)
 
 
 SUBSCRIPTIONS = (
-    Subscription(topic=WORKSPACE_ORGS, handlers={MembershipAdded.event_type: on_membership_added}),
+    Subscription(topic=WORKSPACE_ORGS, handlers={MembershipAdded.event_type: Batched(on_memberships_added)}),
     Subscription(
         topic=BILLING_SUBSCRIPTIONS,
-        handlers={SubscriptionChanged.event_type: on_subscription_changed},
+        handlers={SubscriptionChanged.event_type: Batched(on_subscriptions_changed)},
     ),
 )

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.envelope import Envelope
 from shared.events.schemas.identity import UserCreated
 from shared.events.topics import IDENTITY_USERS
+from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
-from workspace.service.signup import provision_new_user
+from workspace.service.signup import Signup, provision_new_users
 
 
-async def on_user_created(session: AsyncSession, event: Envelope) -> None:
-    await provision_new_user(session, user=event.payload(UserCreated))
+async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Signups arrive in bursts: a run of user.created is provisioned with one statement per table."""
+    signups = [Signup(event.payload(UserCreated), event.traceparent) for event in events]
+    await provision_new_users(session, signups=signups)
 
 
-SUBSCRIPTIONS = (Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: on_user_created}),)
+SUBSCRIPTIONS = (
+    Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: Batched(on_users_created)}),
+)

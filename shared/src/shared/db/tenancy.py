@@ -1,15 +1,18 @@
 """Tenant isolation with PostgreSQL row-level security.
 
-Tenant-scoped tables carry `org_id` and a policy that shows and accepts only the rows of the org
-named by the transaction-local setting `app.org_id`. RLS is enabled *and forced*, and the
-service's sessions run as `<service>_app`, a role that neither owns the tables nor bypasses RLS
-(the connecting user, often a superuser or the owner, only switches to it). So a query that
-forgets its `WHERE org_id = ...` still sees one org, and with no tenant set it sees nothing.
+Tenant-scoped tables carry `org_id` and a policy that shows and accepts only the rows of the orgs
+named by the transaction-local setting `app.org_id` — one org for a request; the orgs of a batch
+for a consumer that applies many events in one statement (a comma-separated list). RLS is enabled
+*and forced*, and the service's sessions run as `<service>_app`, a role that neither owns the
+tables nor bypasses RLS (the connecting user, often a superuser or the owner, only switches to
+it). So a query that forgets its `WHERE org_id = ...` still sees only the orgs the transaction
+named, and with none named it sees nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from alembic import op
 from sqlalchemy import text
@@ -23,11 +26,17 @@ def app_role(service: str) -> str:
     return f"{service.replace('-', '_')}_app"
 
 
+_SET_TENANTS = text("SELECT set_config(:name, :orgs, true)")
+
+
 async def set_tenant(session: AsyncSession, org_id: uuid.UUID | str) -> None:
     """Scope the rest of this transaction to one org (`SET LOCAL`, undone at commit/rollback)."""
-    await session.execute(
-        text("SELECT set_config(:name, :org, true)"), {"name": TENANT_SETTING, "org": str(org_id)}
-    )
+    await set_tenants(session, (org_id,))
+
+
+async def set_tenants(session: AsyncSession, org_ids: Iterable[uuid.UUID | str]) -> None:
+    """Scope the rest of this transaction to these orgs: a batch that writes for many at once."""
+    await session.execute(_SET_TENANTS, {"name": TENANT_SETTING, "orgs": ",".join(map(str, org_ids))})
 
 
 # --- migration helpers ----------------------------------------------------------------------
@@ -51,15 +60,25 @@ def create_app_role(service: str) -> None:
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}")
 
 
+def _tenant_condition(column: str, column_type: str) -> str:
+    """`column` is one of the orgs `app.org_id` names (none when it is unset or empty)."""
+    current = f"string_to_array(NULLIF(current_setting('{TENANT_SETTING}', true), ''), ',')::{column_type}[]"
+    return f"{column} = ANY ({current})"
+
+
 def isolate_by_tenant(table: str, *, column: str = "org_id", column_type: str = "uuid") -> None:
-    """Enable and force RLS on `table`: only rows whose `column` equals `app.org_id`."""
-    current = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')::{column_type}"
+    """Enable and force RLS on `table`: only rows whose `column` is one of the orgs in `app.org_id`."""
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_isolation ON {table} "
-        f"USING ({column} = {current}) WITH CHECK ({column} = {current})"
-    )
+    condition = _tenant_condition(column, column_type)
+    op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({condition}) WITH CHECK ({condition})")
+
+
+def allow_tenant_sets(table: str, *, column: str = "org_id", column_type: str = "uuid") -> None:
+    """Re-create an older single-org policy of `isolate_by_tenant` as the one that takes a list."""
+    condition = _tenant_condition(column, column_type)
+    op.execute(f"DROP POLICY tenant_isolation ON {table}")
+    op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({condition}) WITH CHECK ({condition})")
 
 
 def stop_isolating(table: str) -> None:
@@ -67,3 +86,13 @@ def stop_isolating(table: str) -> None:
     op.execute(f"DROP POLICY tenant_isolation ON {table}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+def restrict_to_one_tenant(table: str, *, column: str = "org_id", column_type: str = "uuid") -> None:
+    """Undo `allow_tenant_sets` (for downgrades): the policy that takes one org only."""
+    current = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')::{column_type}"
+    op.execute(f"DROP POLICY tenant_isolation ON {table}")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING ({column} = {current}) WITH CHECK ({column} = {current})"
+    )

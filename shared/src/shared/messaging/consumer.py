@@ -2,6 +2,9 @@
 
 A batch is one partition's records, in offset order. It is applied in one transaction: one
 statement claims every event id in the inbox, then the new events go to their handlers in order.
+A handler takes one event; a hot one may be `Batched` instead: it then takes every run of
+consecutive new events of its type at once, so it can write them with one statement per table
+(the order across types is kept: a run ends where another type's event comes).
 If anything in the batch fails, the transaction rolls back and the batch is retried record by
 record, each in its own transaction with backoff and jitter (tenacity), so one poison record is
 isolated: it goes to `<topic>.dlq` with its error and attempt count, and the records around it
@@ -41,6 +44,20 @@ EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A handler that applies a run of consecutive events of its type in one call (set-based SQL).
+
+    It must do for the run exactly what it would do for each event alone, in order: the slow path
+    (a batch that failed, retried record by record) calls it with one event at a time.
+    """
+
+    apply: Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+Handler: TypeAlias = EventHandler | Batched
+
+
 class PermanentError(Exception):
     """The message can never be processed (bad data); retrying is pointless."""
 
@@ -62,7 +79,7 @@ class _Work:
 
     record: Record
     envelope: Envelope
-    handler: EventHandler
+    handler: Handler
 
 
 @dataclass
@@ -71,7 +88,7 @@ class EventConsumer:
 
     name: str
     topic: str
-    handlers: Mapping[str, EventHandler]
+    handlers: Mapping[str, Handler]
     database: Database
     dead_letters: DeadLetterPublisher
     retry: RetryPolicy = RetryPolicy()
@@ -124,11 +141,22 @@ class EventConsumer:
                 consumer=self.name,
                 events=[(item.envelope.id, item.envelope.type) for item in work],
             )
+            new = []
             for item in work:
                 if item.envelope.id in fresh:
                     fresh.discard(item.envelope.id)  # twice in one batch: apply it once
-                    with self._span(item):
-                        await item.handler(session, item.envelope)
+                    new.append(item)
+            for run in _runs(new):
+                await self._apply_run(session, run)
+
+    async def _apply_run(self, session: AsyncSession, run: Sequence[_Work]) -> None:
+        """Events that go to one handler call: a `Batched` handler's run, or a single event."""
+        handler = run[0].handler
+        with self._span(run):
+            if isinstance(handler, Batched):
+                await handler.apply(session, [item.envelope for item in run])
+            else:
+                await handler(session, run[0].envelope)
 
     async def _apply_with_retries(self, item: _Work) -> None:
         """The slow path for one record: retried with backoff, dead-lettered when it keeps failing."""
@@ -163,8 +191,7 @@ class EventConsumer:
                 session, consumer=self.name, events=[(item.envelope.id, item.envelope.type)]
             )
             if fresh:
-                with self._span(item):
-                    await item.handler(session, item.envelope)
+                await self._apply_run(session, [item])
 
     async def _dead_letter(self, item: _Work, *, error: BaseException | None, attempts: int) -> None:
         log.warning(
@@ -178,22 +205,40 @@ class EventConsumer:
         await self.dead_letters.publish(item.record, error=repr(error), attempts=attempts)
 
     @contextmanager
-    def _span(self, item: _Work) -> Iterator[None]:
-        """The consumer span, a child of the producer's trace, so outbox rows written carry it on."""
-        envelope = item.envelope
+    def _span(self, run: Sequence[_Work]) -> Iterator[None]:
+        """The consumer span, a child of the (first) producer's trace, so outbox rows carry it on.
+
+        A batched handler's run gets one span; its outbox rows name each cause's own trace
+        (`NewEvent.traceparent`), so every signup's trace still runs through every service.
+        """
+        first = run[0]
+        envelope = first.envelope
         attributes = {
             "messaging.system": "kafka",
             "messaging.destination.name": self.topic,
             "messaging.message.id": str(envelope.id),
+            "messaging.batch.message_count": str(len(run)),
             "event.type": envelope.type,
         }
         with span_from_traceparent(
             f"{self.name} handle {envelope.type}",
-            _header(item.record, "traceparent") or envelope.traceparent,
+            _header(first.record, "traceparent") or envelope.traceparent,
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ):
             yield
+
+
+def _runs(items: Sequence[_Work]) -> Iterator[list[_Work]]:
+    """Split in order into handler calls: consecutive events of one `Batched` handler go together."""
+    run: list[_Work] = []
+    for item in items:
+        if run and (not isinstance(item.handler, Batched) or item.handler is not run[0].handler):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
 
 
 def _header(record: Record, name: str) -> str | None:

@@ -1,6 +1,6 @@
 """Transactional outbox: events are rows written with the change, then relayed to Kafka."""
 
 from shared.outbox.relay import OutboxRelay
-from shared.outbox.writer import record_event
+from shared.outbox.writer import NewEvent, record_event, record_events
 
-__all__ = ["OutboxRelay", "record_event"]
+__all__ = ["NewEvent", "OutboxRelay", "record_event", "record_events"]

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.types import Boolean, Text
 
 from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load_catalog
 from billing.errors import SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
-from shared.db.tenancy import set_tenant
+from shared.db.tenancy import set_tenant, set_tenants
 from shared.events.schemas.billing import SubscriptionChanged
-from shared.outbox import record_event
+from shared.outbox import NewEvent, record_events
 
 SOURCE = "billing"
-# Built once: every new org runs it.
-_START = (
-    insert(Subscription.__table__)  # type: ignore[attr-defined]
-    .on_conflict_do_nothing(index_elements=["org_id"])
-    .returning(col(Subscription.org_id))
+# Built once, one statement for a whole batch of new orgs; an org that has a subscription
+# already (a redelivered org.created) is skipped.
+_START = text(
+    "INSERT INTO subscriptions (org_id, plan, status, version, is_personal) "
+    "SELECT new.org_id, new.plan, 'active', 1, new.is_personal "
+    "FROM unnest(:org_ids, :plans, :personal) WITH ORDINALITY AS new(org_id, plan, is_personal, n) "
+    "ORDER BY new.n "
+    "ON CONFLICT (org_id) DO NOTHING RETURNING org_id"
+).bindparams(
+    bindparam("org_ids", type_=ARRAY(Text())),
+    bindparam("plans", type_=ARRAY(Text())),
+    bindparam("personal", type_=ARRAY(Boolean())),
 )
+
+
+@dataclass(frozen=True)
+class NewOrg:
+    """An org that needs its first subscription, and the trace of the event that announced it."""
+
+    org_id: str
+    requested_plan: str
+    is_personal: bool
+    traceparent: str | None = None
 
 
 def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
@@ -33,29 +54,30 @@ def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
     return catalog.get(PERSONAL_DEFAULT_PLAN if is_personal else TEAM_DEFAULT_PLAN)
 
 
-async def start_subscription(
-    session: AsyncSession, *, org_id: str, requested_plan: str, is_personal: bool
-) -> bool:
-    """Start a new org on its initial plan (version 1); False if it already has a subscription."""
-    plan = initial_plan_for(requested=requested_plan, is_personal=is_personal)
-    await set_tenant(session, org_id)
+async def start_subscriptions(session: AsyncSession, *, orgs: Sequence[NewOrg]) -> list[str]:
+    """Start each new org on its initial plan (version 1), skipping orgs that have a subscription;
+    returns the ids of the orgs started."""
+    if not orgs:
+        return []
+    plans = [initial_plan_for(requested=org.requested_plan, is_personal=org.is_personal) for org in orgs]
+    await set_tenants(session, [org.org_id for org in orgs])
     values = {
-        "org_id": org_id,
-        "plan": plan.code,
-        "status": "active",
-        "version": 1,
-        "is_personal": is_personal,
+        "org_ids": [org.org_id for org in orgs],
+        "plans": [plan.code for plan in plans],
+        "personal": [org.is_personal for org in orgs],
     }
-    inserted = (await session.execute(_START, values)).first()
-    if inserted is None:
-        return False
-    await record_event(
-        session,
-        source=SOURCE,
-        subject=org_id,
-        data=_changed(org_id=org_id, plan=plan, status="active", version=1),
-    )
-    return True
+    started = {row[0] for row in await session.execute(_START, values)}
+    announcements = [
+        NewEvent(
+            org.org_id,
+            _changed(org_id=org.org_id, plan=plan, status="active", version=1),
+            traceparent=org.traceparent,
+        )
+        for org, plan in zip(orgs, plans, strict=True)
+        if org.org_id in started
+    ]
+    await record_events(session, source=SOURCE, events=announcements)
+    return [event.subject for event in announcements]
 
 
 def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> SubscriptionChanged:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Boolean, Text, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -11,40 +14,89 @@ from identity.errors import UserNotFound
 from identity.models import MembershipView, OrgPlanView, User, UserClaims
 from identity.schemas import ClaimsRead
 
-# Built once: the projections are written for every membership and plan event.
-_membership_upsert = insert(MembershipView.__table__)  # type: ignore[attr-defined]
-_UPSERT_MEMBERSHIP = _membership_upsert.on_conflict_do_update(
-    index_elements=["user_id", "org_id"],
-    set_={
-        "role": _membership_upsert.excluded.role,
-        "is_personal_org": _membership_upsert.excluded.is_personal_org,
-    },
+# Built once, one statement per table for a whole run of events (signups come in bursts).
+_UPSERT_MEMBERSHIPS = text(
+    "INSERT INTO membership_views (user_id, org_id, role, is_personal_org) "
+    "SELECT * FROM unnest(:user_ids, :org_ids, :roles, :personal) "
+    "ON CONFLICT (user_id, org_id) DO UPDATE "
+    "SET role = excluded.role, is_personal_org = excluded.is_personal_org"
+).bindparams(
+    bindparam("user_ids", type_=ARRAY(Text())),
+    bindparam("org_ids", type_=ARRAY(Text())),
+    bindparam("roles", type_=ARRAY(Text())),
+    bindparam("personal", type_=ARRAY(Boolean())),
 )
-_FIRST_ACTIVE_ORG = insert(UserClaims.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
-    index_elements=["user_id"]
-)
-_plan_upsert = insert(OrgPlanView.__table__)  # type: ignore[attr-defined]
-_UPSERT_NEWER_PLAN = _plan_upsert.on_conflict_do_update(
-    index_elements=["org_id"],
-    set_={"plan": _plan_upsert.excluded.plan, "version": _plan_upsert.excluded.version},
-    where=col(OrgPlanView.version) < _plan_upsert.excluded.version,
+# A user's first membership becomes their active org: the first of the run wins, in order.
+_FIRST_ACTIVE_ORGS = text(
+    "INSERT INTO user_claims (user_id, active_org_id) "
+    "SELECT new.user_id, new.org_id FROM unnest(:user_ids, :org_ids) WITH ORDINALITY "
+    "AS new(user_id, org_id, n) ORDER BY new.n "
+    "ON CONFLICT (user_id) DO NOTHING"
+).bindparams(bindparam("user_ids", type_=ARRAY(Text())), bindparam("org_ids", type_=ARRAY(Text())))
+_UPSERT_NEWER_PLANS = text(
+    "INSERT INTO org_plan_views (org_id, plan, version) "
+    "SELECT * FROM unnest(:org_ids, :plans, :versions) "
+    "ON CONFLICT (org_id) DO UPDATE SET plan = excluded.plan, version = excluded.version "
+    "WHERE org_plan_views.version < excluded.version"
+).bindparams(
+    bindparam("org_ids", type_=ARRAY(Text())),
+    bindparam("plans", type_=ARRAY(Text())),
+    bindparam("versions", type_=ARRAY(BigInteger())),
 )
 
 
-async def add_membership(
-    session: AsyncSession, *, user_id: str, org_id: str, role: str, is_personal_org: bool
-) -> None:
-    """Project a membership; a user's first membership becomes their active org."""
+@dataclass(frozen=True)
+class MembershipFact:
+    user_id: str
+    org_id: str
+    role: str
+    is_personal_org: bool
+
+
+@dataclass(frozen=True)
+class OrgPlanFact:
+    org_id: str
+    plan: str
+    version: int
+
+
+async def add_memberships(session: AsyncSession, *, memberships: Sequence[MembershipFact]) -> None:
+    """Project memberships, in order; a user's first membership becomes their active org."""
+    if not memberships:
+        return
+    # One statement may not update a row twice: the last word on a (user, org) pair wins.
+    latest = list({(m.user_id, m.org_id): m for m in memberships}.values())
     await session.execute(
-        _UPSERT_MEMBERSHIP,
-        {"user_id": user_id, "org_id": org_id, "role": role, "is_personal_org": is_personal_org},
+        _UPSERT_MEMBERSHIPS,
+        {
+            "user_ids": [m.user_id for m in latest],
+            "org_ids": [m.org_id for m in latest],
+            "roles": [m.role for m in latest],
+            "personal": [m.is_personal_org for m in latest],
+        },
     )
-    await session.execute(_FIRST_ACTIVE_ORG, {"user_id": user_id, "active_org_id": org_id})
+    await session.execute(
+        _FIRST_ACTIVE_ORGS,
+        {"user_ids": [m.user_id for m in memberships], "org_ids": [m.org_id for m in memberships]},
+    )
 
 
-async def set_org_plan(session: AsyncSession, *, org_id: str, plan: str, version: int) -> None:
-    """Project an org's plan, keeping only the newest version (events may come late)."""
-    await session.execute(_UPSERT_NEWER_PLAN, {"org_id": org_id, "plan": plan, "version": version})
+async def set_org_plans(session: AsyncSession, *, plans: Sequence[OrgPlanFact]) -> None:
+    """Project orgs' plans, keeping only the newest version of each (events may come late)."""
+    if not plans:
+        return
+    newest: dict[str, OrgPlanFact] = {}
+    for fact in plans:
+        if fact.org_id not in newest or newest[fact.org_id].version < fact.version:
+            newest[fact.org_id] = fact
+    await session.execute(
+        _UPSERT_NEWER_PLANS,
+        {
+            "org_ids": list(newest),
+            "plans": [fact.plan for fact in newest.values()],
+            "versions": [fact.version for fact in newest.values()],
+        },
+    )
 
 
 async def get_claims(session: AsyncSession, *, user_id: str) -> ClaimsRead:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
-from workspace.service.personal import create_personal_org
+from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 
 
 class SignupPath(Enum):
     PERSONAL = "personal"  # flow 1: a personal workspace on individual_free
     # Flow 2 (invitation link) and flow 3 (Skool entitlement) join here with their issues.
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A `user.created` to provision, with the trace it arrived in."""
+
+    user: UserCreated
+    traceparent: str | None = None
 
 
 def choose_signup_path(user: UserCreated) -> SignupPath:
@@ -24,8 +34,11 @@ def choose_signup_path(user: UserCreated) -> SignupPath:
     return SignupPath.PERSONAL
 
 
-async def provision_new_user(session: AsyncSession, *, user: UserCreated) -> None:
-    """Give a newly signed-up user the workspace their signup path calls for."""
-    match choose_signup_path(user):
-        case SignupPath.PERSONAL:
-            await create_personal_org(session, user_id=user.user_id, first_name=user.first_name)
+async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup]) -> None:
+    """Give each newly signed-up user the workspace their signup path calls for (a batch at once)."""
+    personal = [
+        PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
+        for signup in signups
+        if choose_signup_path(signup.user) is SignupPath.PERSONAL
+    ]
+    await create_personal_orgs(session, requests=personal)
