@@ -16,10 +16,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
+from shared.db.group_commit import Apply, GroupCommit
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
@@ -34,6 +36,9 @@ from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class ServiceRuntime:
     _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
     broker_connected: bool = field(default=False, init=False)
+    _group_commits: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict, init=False)
 
     @property
     def name(self) -> str:
@@ -100,7 +106,16 @@ class ServiceRuntime:
         await self.housekeeper.start()
         self._broker_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
 
+    def group_commit(self, name: str, apply: Apply[ItemT, ResultT]) -> GroupCommit[ItemT, ResultT]:
+        """The process's group commit called `name` (made on first use): see shared.db.group_commit."""
+        if name not in self._group_commits:
+            self._group_commits[name] = GroupCommit(name=name, database=self.database, apply=apply)
+        committer: GroupCommit[ItemT, ResultT] = self._group_commits[name]
+        return committer
+
     async def stop(self) -> None:
+        for committer in self._group_commits.values():
+            await committer.stop()
         if self._broker_task:
             self._broker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from identity.service.deliveries import Delivery, process_deliveries
 from identity.settings import IdentitySettings
+from shared.db.group_commit import GroupCommit
 from shared.http.deps import DbSession, ServiceKey
 
 
@@ -16,4 +18,12 @@ async def _settings(request: Request) -> IdentitySettings:
 
 Settings = Annotated[IdentitySettings, Depends(_settings)]
 
-__all__ = ["DbSession", "ServiceKey", "Settings"]
+
+async def _deliveries(request: Request) -> GroupCommit[Delivery, str]:
+    """Where webhook deliveries go: stored and applied in group commits (see shared.db.group_commit)."""
+    return request.app.state.runtime.group_commit("auth-deliveries", process_deliveries)  # type: ignore[no-any-return]
+
+
+Deliveries = Annotated[GroupCommit[Delivery, str], Depends(_deliveries)]
+
+__all__ = ["DbSession", "Deliveries", "ServiceKey", "Settings"]

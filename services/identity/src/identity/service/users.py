@@ -2,40 +2,93 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal_column
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Text, bindparam, literal_column, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from identity.models import AuthDelivery, User
+from identity.models import User
 from identity.schemas import ClerkDeletedUser, ClerkUser
 from shared.events.schemas.identity import UserCreated, UserDeleted, UserUpdated
-from shared.outbox import record_event
+from shared.outbox import NewEvent, record_event, record_events
 
 SOURCE = "identity"
 
 
-# The webhook's two inserts, built once (per-request statement building showed in the profile).
-_INSERT_DELIVERY = (
-    insert(AuthDelivery.__table__)  # type: ignore[attr-defined]
-    .on_conflict_do_nothing(index_elements=["svix_id"])
-    .returning(col(AuthDelivery.svix_id))
+# The webhook's inserts, built once, one statement each for a whole group of deliveries.
+_INSERT_DELIVERIES = text(
+    "INSERT INTO auth_deliveries (svix_id, event_type, payload) "
+    "SELECT new.svix_id, new.event_type, new.payload::jsonb "
+    "FROM unnest(:svix_ids, :event_types, :payloads) WITH ORDINALITY AS new(svix_id, event_type, payload, n) "
+    "ORDER BY new.n ON CONFLICT (svix_id) DO NOTHING RETURNING svix_id"
+).bindparams(
+    bindparam("svix_ids", type_=ARRAY(Text())),
+    bindparam("event_types", type_=ARRAY(Text())),
+    bindparam("payloads", type_=ARRAY(Text())),
 )
-_INSERT_USER = (
-    insert(User.__table__)  # type: ignore[attr-defined]
-    .on_conflict_do_nothing(index_elements=["id"])
-    .returning(col(User.id))
+_INSERT_USERS = text(
+    "INSERT INTO users "
+    "(id, email, first_name, last_name, image_url, pending_invitation, provider_updated_at) "
+    "SELECT * FROM unnest(:ids, :emails, :first_names, :last_names, :image_urls, :invitations, :updated) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
+).bindparams(
+    *(
+        bindparam(name, type_=ARRAY(Text()))
+        for name in ("ids", "emails", "first_names", "last_names", "image_urls", "invitations")
+    ),
+    bindparam("updated", type_=ARRAY(BigInteger())),
 )
 
 
-async def record_delivery(
-    session: AsyncSession, *, delivery_id: str, event_type: str, payload: dict[str, Any]
-) -> bool:
-    """Store a verified delivery; False if this delivery id was seen before (a replay)."""
-    values = {"svix_id": delivery_id, "event_type": event_type, "payload": payload}
-    return (await session.execute(_INSERT_DELIVERY, values)).first() is not None
+@dataclass(frozen=True)
+class NewUser:
+    """A user from a `user.created` delivery, and the trace of the request that delivered it."""
+
+    user: ClerkUser
+    traceparent: str | None = None
+
+
+async def record_deliveries(session: AsyncSession, *, deliveries: Sequence[tuple[str, str, str]]) -> set[str]:
+    """Store verified deliveries `(delivery id, event type, payload JSON)`; returns the ids seen for
+    the first time (a replayed id, or one given twice, is not among them twice)."""
+    if not deliveries:
+        return set()
+    values = {
+        "svix_ids": [delivery_id for delivery_id, _, _ in deliveries],
+        "event_types": [event_type for _, event_type, _ in deliveries],
+        "payloads": [payload for _, _, payload in deliveries],
+    }
+    return {row[0] for row in await session.execute(_INSERT_DELIVERIES, values)}
+
+
+async def create_users(session: AsyncSession, *, users: Sequence[NewUser]) -> set[str]:
+    """Insert new users and announce `user.created` for each; returns the ids created (a user who
+    existed already is skipped)."""
+    if not users:
+        return set()
+    rows = [_user_values(new.user) for new in users]
+    values = {
+        "ids": [row["id"] for row in rows],
+        "emails": [row["email"] for row in rows],
+        "first_names": [row["first_name"] for row in rows],
+        "last_names": [row["last_name"] for row in rows],
+        "image_urls": [row["image_url"] for row in rows],
+        "invitations": [row["pending_invitation"] for row in rows],
+        "updated": [row["provider_updated_at"] for row in rows],
+    }
+    created = {row[0] for row in await session.execute(_INSERT_USERS, values)}
+    announced: set[str] = set()
+    events = []
+    for new in users:
+        if new.user.id in created and new.user.id not in announced:
+            announced.add(new.user.id)
+            events.append(NewEvent(new.user.id, _created_event(new.user), traceparent=new.traceparent))
+    await record_events(session, source=SOURCE, events=events)
+    return created
 
 
 def _user_values(user: ClerkUser) -> dict[str, Any]:
@@ -48,14 +101,6 @@ def _user_values(user: ClerkUser) -> dict[str, Any]:
         "pending_invitation": user.pending_invitation,
         "provider_updated_at": user.updated_at,
     }
-
-
-async def create_user(session: AsyncSession, *, user: ClerkUser) -> bool:
-    """Insert a new user and announce `user.created`; False if the user already existed."""
-    if (await session.execute(_INSERT_USER, _user_values(user))).first() is None:
-        return False
-    await _announce_created(session, user=user)
-    return True
 
 
 async def update_user(session: AsyncSession, *, user: ClerkUser) -> str:
@@ -105,12 +150,11 @@ async def delete_user(session: AsyncSession, *, user: ClerkDeletedUser) -> bool:
 
 
 async def _announce_created(session: AsyncSession, *, user: ClerkUser) -> None:
-    await record_event(
-        session,
-        source=SOURCE,
-        subject=user.id,
-        data=UserCreated(**_profile(user), pending_invitation=user.pending_invitation),
-    )
+    await record_event(session, source=SOURCE, subject=user.id, data=_created_event(user))
+
+
+def _created_event(user: ClerkUser) -> UserCreated:
+    return UserCreated(**_profile(user), pending_invitation=user.pending_invitation)
 
 
 def _profile(user: ClerkUser) -> dict[str, Any]:
