@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
@@ -59,6 +59,18 @@ async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: floa
         interval=0.05,
         what=f"{group} consumed {topic}",
     )
+
+
+async def publish(bootstrap: str, topic: str, *, key: str, value: bytes, times: int = 1) -> None:
+    """Put a record on a topic as a service's outbox relay would (key = the event's subject, value
+    = `Envelope.to_bytes()`); `times` > 1 delivers the very same event again (a redelivery)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for _ in range(times):
+            await producer.send_and_wait(topic, value=value, key=key.encode())
+    finally:
+        await producer.stop()
 
 
 # --- signup factories and probes -------------------------------------------------
