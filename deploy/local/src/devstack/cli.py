@@ -31,6 +31,7 @@ DEFAULTS = {
     "IDENTITY_AUTH_WEBHOOK_SECRET": "whsec_ZGV2LWF1dGgtd2ViaG9vay1zZWNyZXQtMDAwMA==",
     "IDENTITY_SIGNING_KEY_PASSPHRASE": "dev-signing-key-passphrase-change-me",
     "IDENTITY_TOKEN_TTL_SECONDS": "900",
+    "IDENTITY_KEY_PUBLISH_DELAY_SECONDS": "120",
     "PLATFORM_JWKS_URL": "http://127.0.0.1:8001/.well-known/jwks.json (moved with DEVSTACK_PORT_OFFSET)",
     "PLATFORM_TOKEN_ISSUER": "backbone-identity",
     "PLATFORM_TOKEN_AUDIENCE": "backbone",

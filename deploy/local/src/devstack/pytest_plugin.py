@@ -31,8 +31,10 @@ TEST_ENV = {
     "PLATFORM_SERVICE_KEY": TEST_SERVICE_KEY,
     "IDENTITY_AUTH_WEBHOOK_SECRET": TEST_AUTH_SECRET,
     "IDENTITY_SIGNING_KEY_PASSPHRASE": TEST_SIGNING_KEY_PASSPHRASE,
-    # Tests rotate keys: a service that just fetched the JWKS refetches for a new kid within 1s.
+    # Tests rotate keys: a new key is published 2 s before it signs, and every verifier may
+    # refetch the JWKS once a second (the delay must be at least the refetch interval).
     "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "1",
+    "IDENTITY_KEY_PUBLISH_DELAY_SECONDS": "2",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
     "BILLING_STRIPE_API_KEY": "sk_test_backbone",
     "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",

@@ -71,10 +71,15 @@ async def create_token(body: TokenRequest, session: DbSession, policy: Policy) -
     tags=["tokens"],
 )
 async def rotate_keys(session: DbSession, settings: Settings) -> KeyRotated:
-    """Operators: sign new tokens with a new key; the old one stays in the JWKS until the tokens
-    it signed have expired (same as `python -m identity.keys rotate`)."""
-    kid, retired = await rotate_signing_key(session, passphrase=settings.signing_key_passphrase)
-    return KeyRotated(kid=kid, retired_kid=retired)
+    """Operators: publish a new signing key now; it signs from `activates_at` (after
+    IDENTITY_KEY_PUBLISH_DELAY_SECONDS), when the old key stops; the old key stays in the JWKS
+    until the tokens it signed have expired (same as `python -m identity.keys rotate`)."""
+    rotation = await rotate_signing_key(
+        session,
+        passphrase=settings.signing_key_passphrase,
+        publish_delay=timedelta(seconds=settings.key_publish_delay_seconds),
+    )
+    return KeyRotated(kid=rotation.kid, retired_kid=rotation.retired_kid, activates_at=rotation.activates_at)
 
 
 @well_known.get("/jwks.json", response_model=Jwks, tags=["tokens"])

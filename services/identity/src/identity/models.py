@@ -75,7 +75,11 @@ class UserClaims(SQLModel, table=True):
 
 
 class SigningKey(SQLModel, table=True):
-    """A key identity signs access tokens with: one active (`retired_at` null) at a time.
+    """A key identity signs access tokens with, from `activates_at` until `retired_at`.
+
+    A rotation publishes the new key before it signs anything (`activates_at` in the future) and
+    retires the old one at that same instant, so exactly one key signs at any time and every
+    verifier can know the new key before the first token it signs arrives (docs/access.md).
 
     The private half is an encrypted PKCS#8 PEM (IDENTITY_SIGNING_KEY_PASSPHRASE); it is never
     served, logged or shown in a repr. The public half is kept as the JWK the JWKS lists.
@@ -88,6 +92,7 @@ class SigningKey(SQLModel, table=True):
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     encrypted_private_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    activates_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     retired_at: datetime | None = Field(
         default=None, sa_column=timestamp_column(nullable=True, server_now=False)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,5 +95,8 @@ class Jwks(BaseModel):
 
 
 class KeyRotated(BaseModel):
+    """A rotation: `kid` is published now and signs from `activates_at`, when `retired_kid` stops."""
+
     kid: str
     retired_kid: str | None
+    activates_at: datetime

@@ -29,3 +29,7 @@ class IdentitySettings(ServiceSettings):
     signing_key_passphrase: str = Field(default=DEV_SIGNING_KEY_PASSPHRASE, repr=False)
     # Lifetime of an access token; also how long a retired key stays in the JWKS (plus leeway).
     token_ttl_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    # A rotated-in key is published this long before it signs: at least every service's
+    # PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS (plus any HTTP cache in front of the JWKS), so no
+    # verifier ever meets a kid it may not yet refetch (docs/access.md).
+    key_publish_delay_seconds: float = Field(default=120, ge=0)

@@ -1,12 +1,14 @@
-"""Signing keys: one active key signs new tokens; retired keys stay published while tokens they
-signed can still be valid (retired_at + token lifetime + leeway), then drop out of the JWKS."""
+"""Signing keys: exactly one key signs new tokens at any time. A rotation publishes the next key
+`publish_delay` before it starts signing, and the old key stops signing at that same instant; a
+retired key stays published while tokens it signed can still be valid (retired_at + token
+lifetime + leeway), then drops out of the JWKS."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +35,13 @@ class ActiveKey:
     private_key: ec.EllipticCurvePrivateKey
 
 
+@dataclass(frozen=True)
+class Rotation:
+    kid: str
+    retired_kid: str | None
+    activates_at: datetime
+
+
 def _new_key(passphrase: str) -> dict[str, Any]:
     private_key = ec.generate_private_key(ec.SECP256R1())
     kid = f"{ALGORITHM.lower()}-{uuid.uuid4().hex[:16]}"
@@ -47,43 +56,49 @@ def _new_key(passphrase: str) -> dict[str, Any]:
 
 
 async def ensure_active_key(session: AsyncSession, *, passphrase: str) -> str:
-    """Create a signing key when none is active (first start); returns the active kid."""
-    active = await _active_kid(session)
-    if active is not None:
-        return active
+    """Create a signing key, active at once, when there is none (first start); returns its kid."""
+    current = await _unretired_kid(session)
+    if current is not None:
+        return current
     await session.execute(_ROTATION_LOCK)
-    active = await _active_kid(session)
-    if active is not None:
-        return active
+    current = await _unretired_kid(session)
+    if current is not None:
+        return current
     values = _new_key(passphrase)
-    await session.execute(insert(SigningKey).values(**values))
+    await session.execute(insert(SigningKey).values(**values, activates_at=func.now()))
     return str(values["kid"])
 
 
-async def rotate_signing_key(session: AsyncSession, *, passphrase: str) -> tuple[str, str | None]:
-    """Retire the active key (it stays published until its tokens expire) and add a new active
-    one; returns (new kid, retired kid or None)."""
+async def rotate_signing_key(session: AsyncSession, *, passphrase: str, publish_delay: timedelta) -> Rotation:
+    """Publish a new key now; it signs from `now + publish_delay`, when the current key retires
+    (which then stays published until the tokens it signed have expired)."""
     await session.execute(_ROTATION_LOCK)
+    activates_at: datetime = (await session.execute(select(func.now() + publish_delay))).scalar_one()
     retired = (
         await session.execute(
             update(SigningKey)
             .where(col(SigningKey.retired_at).is_(None))
-            .values(retired_at=func.now())
+            .values(retired_at=activates_at)
             .returning(col(SigningKey.kid))
         )
     ).scalar_one_or_none()
     values = _new_key(passphrase)
-    await session.execute(insert(SigningKey).values(**values))
-    return str(values["kid"]), retired
+    await session.execute(insert(SigningKey).values(**values, activates_at=activates_at))
+    return Rotation(kid=str(values["kid"]), retired_kid=retired, activates_at=activates_at)
 
 
 async def load_active_key(session: AsyncSession, *, passphrase: str) -> ActiveKey | None:
-    """The active key with its private half decrypted, or None before the first key exists."""
+    """The key that signs now, its private half decrypted; None before the first key exists."""
+    now = func.now()
     row = (
         await session.execute(
-            select(
-                col(SigningKey.kid), col(SigningKey.algorithm), col(SigningKey.encrypted_private_key)
-            ).where(col(SigningKey.retired_at).is_(None))
+            select(col(SigningKey.kid), col(SigningKey.algorithm), col(SigningKey.encrypted_private_key))
+            .where(
+                col(SigningKey.activates_at) <= now,
+                col(SigningKey.retired_at).is_(None) | (col(SigningKey.retired_at) > now),
+            )
+            .order_by(col(SigningKey.activates_at).desc())
+            .limit(1)
         )
     ).first()
     if row is None:
@@ -95,16 +110,17 @@ async def load_active_key(session: AsyncSession, *, passphrase: str) -> ActiveKe
 
 
 async def published_keys(session: AsyncSession, *, retired_for: timedelta) -> list[dict[str, Any]]:
-    """Public JWKs of the active key and of keys retired less than `retired_for` ago, newest first."""
+    """Public JWKs of the signing key, of a pending one, and of keys retired less than
+    `retired_for` ago (their tokens may still be valid); newest first."""
     rows = await session.execute(
         select(col(SigningKey.public_jwk))
         .where(col(SigningKey.retired_at).is_(None) | (col(SigningKey.retired_at) > func.now() - retired_for))
-        .order_by(col(SigningKey.created_at).desc())
+        .order_by(col(SigningKey.activates_at).desc())
     )
     return [dict(jwk) for jwk in rows.scalars()]
 
 
-async def _active_kid(session: AsyncSession) -> str | None:
+async def _unretired_kid(session: AsyncSession) -> str | None:
     kid = (
         await session.execute(select(col(SigningKey.kid)).where(col(SigningKey.retired_at).is_(None)))
     ).scalar_one_or_none()
