@@ -1,4 +1,4 @@
-"""identity: the keys access tokens are signed with (one signs at a time).
+"""identity: the keys access tokens are signed with (at most one active).
 
 Revision ID: 0004
 Revises: 0003
@@ -22,13 +22,9 @@ def upgrade() -> None:
         sa.Column("public_jwk", JSONB, nullable=False),
         sa.Column("encrypted_private_key", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
-        sa.Column(
-            "activates_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")
-        ),
         sa.Column("retired_at", sa.DateTime(timezone=True)),
     )
-    # One key not yet retired (the active or the pending one): two replicas starting together
-    # cannot both add a first key.
+    # One active key: two replicas starting together, or two rotations, cannot both add one.
     op.execute(
         "CREATE UNIQUE INDEX ux_signing_keys_one_active ON signing_keys ((true)) WHERE retired_at IS NULL"
     )
