@@ -248,6 +248,28 @@ async def test_unknown_kids_refetch_at_most_once_per_interval(services: Fleet) -
     assert keys.fetches == 1
 
 
+async def test_an_unreachable_issuer_is_503_not_401(services: Fleet) -> None:
+    """The token may be valid: a 401 would log the user out for identity's outage."""
+    keys = JwksKeySource(url="http://127.0.0.1:9/.well-known/jwks.json", refetch_interval=3600, timeout=1)
+    app = FastAPI()
+    install_error_handlers(app)
+    install_auth(app, verifier=TokenVerifier(keys=keys, issuer=ISSUER, audience=AUDIENCE), service_key="k")
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> str:
+        return principal.user_id
+
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    token = jwt.encode(claims(), stranger, algorithm="ES256", headers={"kid": "some-kid"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tiny") as client:
+        first = await client.get("/me", headers=bearer(token))
+        within_interval = await client.get("/me", headers=bearer(token))
+    for response in (first, within_interval):
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "service_unavailable"
+    assert keys.fetches == 1
+
+
 def test_routes_can_document_their_401() -> None:
     responses = error_responses(*BEARER_OR_SERVICE_ERRORS)
     assert "invalid_token" in responses[401]["description"]

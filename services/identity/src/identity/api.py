@@ -82,7 +82,7 @@ async def rotate_keys(session: DbSession, settings: Settings) -> KeyRotated:
     return KeyRotated(kid=rotation.kid, retired_kid=rotation.retired_kid, activates_at=rotation.activates_at)
 
 
-@well_known.get("/jwks.json", response_model=Jwks, tags=["tokens"])
+@well_known.get("/jwks.json", response_model=Jwks, responses=error_responses(), tags=["tokens"])
 async def read_jwks(session: DbSession, settings: Settings, response: Response) -> Jwks:
     """The public keys access tokens are verified with: the active key and every retired key
     whose tokens may still be valid."""
