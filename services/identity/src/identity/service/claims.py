@@ -50,7 +50,14 @@ async def set_org_plan(session: AsyncSession, *, org_id: str, plan: str, version
 async def use_org(session: AsyncSession, *, user_id: str, org_id: str) -> None:
     """Make `org_id` the user's active org (what their tokens speak for by default)."""
     await _require_user(session, user_id=user_id)
-    if await session.get(MembershipView, (user_id, org_id)) is None:
+    # FOR SHARE: a removal of this membership waits for this transaction, then sees this org
+    # active and falls back (else the user could be left active in an org they are not in).
+    member = await session.execute(
+        select(col(MembershipView.role))
+        .where(col(MembershipView.user_id) == user_id, col(MembershipView.org_id) == org_id)
+        .with_for_update(read=True)
+    )
+    if member.first() is None:
         raise NotAMember(f"user {user_id} is not a member of org {org_id}")
     await _set_active_org(session, user_id=user_id, org_id=org_id)
 
@@ -72,8 +79,12 @@ async def remove_membership(session: AsyncSession, *, user_id: str, org_id: str)
             col(MembershipView.user_id) == user_id, col(MembershipView.org_id) == org_id
         )
     )
-    claims = await session.get(UserClaims, user_id, with_for_update=True)
-    if claims is None or claims.active_org_id != org_id:
+    active_org_id = (
+        await session.execute(
+            select(col(UserClaims.active_org_id)).where(col(UserClaims.user_id) == user_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if active_org_id != org_id:
         return
     fallback = (
         await session.execute(
