@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -245,6 +246,16 @@ async def test_unknown_kids_refetch_at_most_once_per_interval(services: Fleet) -
         for _ in range(5):
             token = jwt.encode(claims(), stranger, algorithm="ES256", headers={"kid": uuid.uuid4().hex})
             await assert_refused(client, bearer(token))
+    assert keys.fetches == 1
+
+
+async def test_concurrent_first_requests_share_one_jwks_fetch(services: Fleet) -> None:
+    user_id, _ = await sign_up(services)
+    token = await bearer_token(services, user_id)
+    app, keys = tiny_app(services, refetch_interval=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tiny") as client:
+        answers = await asyncio.gather(*(client.get("/me", headers=bearer(token)) for _ in range(20)))
+    assert [answer.status_code for answer in answers] == [200] * 20
     assert keys.fetches == 1
 
 
