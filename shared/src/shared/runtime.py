@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
+from shared.auth import TokenVerifier, install_auth, verifier_from_settings
 from shared.db.group_commit import Apply, GroupCommit
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
@@ -58,6 +59,8 @@ class ServiceRuntime:
     relay: OutboxRelay = field(init=False)
     housekeeper: Housekeeper = field(init=False)
     consumer_loop: ConsumerLoop | None = field(default=None, init=False)
+    # Verifies bearer tokens against identity's JWKS (no I/O until the first token arrives).
+    verifier: TokenVerifier = field(init=False)
     _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
     broker_connected: bool = field(default=False, init=False)
@@ -70,6 +73,8 @@ class ServiceRuntime:
     def build_app(self, *, title: str, routers: Sequence[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, version="1.0.0", lifespan=self._lifespan)
         app.state.runtime = self
+        self.verifier = verifier_from_settings(self.settings)
+        install_auth(app, verifier=self.verifier, service_key=self.settings.service_key)
         install_error_handlers(app)
         app.include_router(health_router)
         for router in routers:

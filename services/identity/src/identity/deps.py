@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from identity.service.deliveries import Delivery, process_deliveries
+from identity.service.tokens import TokenPolicy
 from identity.settings import IdentitySettings
 from shared.db.group_commit import GroupCommit
 from shared.http.deps import DbSession, ServiceKey
@@ -26,4 +27,16 @@ async def _deliveries(request: Request) -> GroupCommit[Delivery, str]:
 
 Deliveries = Annotated[GroupCommit[Delivery, str], Depends(_deliveries)]
 
-__all__ = ["DbSession", "Deliveries", "ServiceKey", "Settings"]
+
+async def _token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+        passphrase=settings.signing_key_passphrase,
+    )
+
+
+Policy = Annotated[TokenPolicy, Depends(_token_policy)]
+
+__all__ = ["DbSession", "Deliveries", "Policy", "ServiceKey", "Settings"]
