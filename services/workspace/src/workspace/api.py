@@ -10,7 +10,7 @@ from shared.errors import InvalidServiceKey, error_responses
 from workspace.deps import DbSession, ServiceKey
 from workspace.errors import OrgNotFound
 from workspace.schemas import OrgRead
-from workspace.service.orgs import get_org
+from workspace.service.orgs import get_org, read_org
 
 router = APIRouter(prefix="/v1")
 
@@ -22,7 +22,6 @@ router = APIRouter(prefix="/v1")
     responses=error_responses(InvalidServiceKey, OrgNotFound),
     tags=["orgs"],
 )
-async def read_org(org_id: uuid.UUID, session: DbSession) -> OrgRead:
+async def read_one_org(org_id: uuid.UUID, session: DbSession) -> OrgRead:
     """One org (trusted backends only: X-Service-Key)."""
-    org = await get_org(session, org_id=org_id)
-    return OrgRead.model_validate(org, from_attributes=True)
+    return await read_org(session, org=await get_org(session, org_id=org_id))

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
 from workspace.service.personal import create_personal_org
+from workspace.service.users import remember_new_user
 
 
 class SignupPath(Enum):
@@ -25,7 +26,13 @@ def choose_signup_path(user: UserCreated) -> SignupPath:
 
 
 async def provision_new_user(session: AsyncSession, *, user: UserCreated) -> None:
-    """Give a newly signed-up user the workspace their signup path calls for."""
+    """Give a newly signed-up user the workspace their signup path calls for.
+
+    Only once per user id: a user workspace already knows (a redelivery past the inbox's
+    retention, or after their personal org was converted to a team org) gets nothing new.
+    """
+    if not await remember_new_user(session, user=user):
+        return
     match choose_signup_path(user):
         case SignupPath.PERSONAL:
             await create_personal_org(session, user_id=user.user_id, first_name=user.first_name)
