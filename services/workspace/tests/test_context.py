@@ -26,16 +26,20 @@ TEAM = [("Assignments", "/assignments"), ("Leaderboard", "/leaderboard")]
 SETTINGS = [("Settings", "/settings")]
 # API.md / seed 000, in order.
 EXPECTED_NAVIGATION = {
-    "personal": BASE + [("Billing", "/billing")] + SETTINGS,
-    Role.ADMIN: BASE
-    + TEAM
-    + [("Team", "/team"), ("Users", "/admin/users"), ("Billing", "/billing")]
-    + SETTINGS,
-    Role.MANAGER: BASE + TEAM + [("Team", "/team")] + SETTINGS,
-    Role.HR: BASE + TEAM + SETTINGS,
-    Role.TRAINEE: BASE + TEAM + SETTINGS,
-    Role.TECH: BASE + TEAM + SETTINGS,
-    Role.CLIENT: BASE + TEAM + SETTINGS,
+    "personal": [*BASE, ("Billing", "/billing"), *SETTINGS],
+    Role.ADMIN: [
+        *BASE,
+        *TEAM,
+        ("Team", "/team"),
+        ("Users", "/admin/users"),
+        ("Billing", "/billing"),
+        *SETTINGS,
+    ],
+    Role.MANAGER: [*BASE, *TEAM, ("Team", "/team"), *SETTINGS],
+    Role.HR: [*BASE, *TEAM, *SETTINGS],
+    Role.TRAINEE: [*BASE, *TEAM, *SETTINGS],
+    Role.TECH: [*BASE, *TEAM, *SETTINGS],
+    Role.CLIENT: [*BASE, *TEAM, *SETTINGS],
 }
 
 

@@ -88,7 +88,8 @@ async def test_every_table_with_an_org_id_is_a_forced_rls_tenant_table(
             "AND relnamespace = 'public'::regnamespace"
         )
         with_org_id = await connection.fetch(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'org_id'"
+            "SELECT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name = 'org_id'"
         )
     finally:
         await connection.close()
@@ -99,8 +100,8 @@ async def test_every_table_with_an_org_id_is_a_forced_rls_tenant_table(
 async def test_one_pooled_connection_alternating_tenants_never_shows_the_other(
     database: Database, one_connection: AsyncEngine
 ) -> None:
-    org_a, owner_a = await org_with_a_row_in_every_table(database)
-    org_b, owner_b = await org_with_a_row_in_every_table(database)
+    org_a, _ = await org_with_a_row_in_every_table(database)
+    org_b, _ = await org_with_a_row_in_every_table(database)
     backends = set()
     for tenant in [org_a, org_b] * 5:
         async with one_connection.connect() as connection, connection.begin():
@@ -132,7 +133,7 @@ async def test_a_users_directory_read_is_undone_before_the_rest_of_the_transacti
             for table, column in TENANT_TABLES.items()
         }
     assert during == {org_a, org_b}  # read-only widening: B's own workspaces, while the block lasts
-    assert after == dict.fromkeys(TENANT_TABLES, {org_a})
+    assert after == {table: {org_a} for table in TENANT_TABLES}
 
 
 async def test_the_directory_never_lets_a_write_reach_another_org(database: Database) -> None:
