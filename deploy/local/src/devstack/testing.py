@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
@@ -61,6 +61,18 @@ async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: floa
     )
 
 
+async def publish(bootstrap: str, topic: str, *, key: str, value: bytes, times: int = 1) -> None:
+    """Put a record on a topic as a service's outbox relay would (key = the event's subject, value
+    = `Envelope.to_bytes()`); `times` > 1 delivers the very same event again (a redelivery)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for _ in range(times):
+            await producer.send_and_wait(topic, value=value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
 # --- signup factories and probes -------------------------------------------------
 
 
@@ -106,6 +118,31 @@ async def complete_claims(fleet: Fleet, user_id: str, timeout: float = 30) -> di
         timeout=timeout,
         what=f"complete claims for {user_id}",
     )
+
+
+async def request_token(
+    fleet: Fleet, user_id: str, *, org_id: str | None = None, service_key: str = TEST_SERVICE_KEY
+) -> httpx.Response:
+    """`POST identity /v1/tokens` as a trusted backend; the raw answer (for tests of its errors)."""
+    body: dict[str, str] = {"user_id": user_id}
+    if org_id is not None:
+        body["org_id"] = org_id
+    async with httpx.AsyncClient(base_url=fleet["identity"].url, timeout=10) as client:
+        return await client.post("/v1/tokens", json=body, headers={"X-Service-Key": service_key})
+
+
+async def bearer_token(fleet: Fleet, user_id: str, *, org_id: str | None = None) -> str:
+    """An access token for the user (for `org_id`, which becomes their active org, else their
+    active org); use it as `{"Authorization": f"Bearer {token}"}`."""
+    response = await request_token(fleet, user_id, org_id=org_id)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The request headers that carry a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def service_db(platform: Platform, service: str) -> str:
