@@ -66,10 +66,10 @@ class Membership(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
-class User(SQLModel, table=True):
+class MemberProfile(SQLModel, table=True):
     """What workspace knows of a user, projected from `identity.users` (not tenant data)."""
 
-    __tablename__ = "users"
+    __tablename__ = "member_profiles"
 
     id: str = Field(primary_key=True)
     email: str | None = None

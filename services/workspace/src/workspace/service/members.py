@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from shared.events.schemas.workspace import MembershipAdded, MembershipRemoved, MembershipRoleChanged
 from shared.outbox import record_event
 from workspace.errors import LastAdmin, MemberNotFound, PersonalOrgRefused
-from workspace.models import Membership, Org, Role, User
+from workspace.models import MemberProfile, Membership, Org, Role
 from workspace.service.orgs import SOURCE, get_member_org, lock_org, membership_of, record_activity
 from workspace.service.permissions import Action, ensure_allowed
 
@@ -37,8 +37,8 @@ async def list_members(session: AsyncSession, *, org_id: uuid.UUID, actor_id: st
     ensure_allowed(role=seen.role, is_personal=seen.org.is_personal, action=Action.LIST_MEMBERS)
     await record_activity(session, org=seen.org)
     rows = await session.execute(
-        select(Membership.user_id, User.email, Membership.role, Membership.created_at)
-        .outerjoin(User, col(User.id) == col(Membership.user_id))
+        select(Membership.user_id, MemberProfile.email, Membership.role, Membership.created_at)
+        .outerjoin(MemberProfile, col(MemberProfile.id) == col(Membership.user_id))
         .where(col(Membership.org_id) == org_id)
         .order_by(col(Membership.created_at), col(Membership.user_id))
     )
@@ -81,7 +81,7 @@ async def change_role(
             ),
         )
     await record_activity(session, org=seen.org)
-    user = await session.get(User, user_id)
+    user = await session.get(MemberProfile, user_id)
     return Member(user_id=user_id, email=user.email if user else None, role=role, joined_at=target.created_at)
 
 

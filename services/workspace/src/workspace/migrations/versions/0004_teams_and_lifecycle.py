@@ -1,7 +1,7 @@
 """workspace: team orgs, activity and archiving, conversion idempotency, user and plan projections.
 
 - orgs: `created_by`, `last_active_at` (what the archiving job reads), `archive_reason`.
-- users: a small projection of `identity.users` (member emails and first names). Not tenant data:
+- member_profiles: a small projection of `identity.users` (member emails and first names). Not tenant data:
   a user is not an org's; no `org_id`.
 - org_plans: each org's plan, limits and features from `subscription.changed` (tenant table).
 - conversions: the answer given to each `Idempotency-Key` of `POST /v1/orgs/{id}/convert`
@@ -59,7 +59,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("is_personal AND archived_at IS NULL"),
     )
     op.create_table(
-        "users",
+        "member_profiles",
         sa.Column("id", sa.String, primary_key=True),
         sa.Column("email", sa.String),
         sa.Column("first_name", sa.String),
@@ -112,7 +112,7 @@ def downgrade() -> None:
     stop_isolating("org_plans")
     op.drop_table("conversions")
     op.drop_table("org_plans")
-    op.drop_table("users")
+    op.drop_table("member_profiles")
     op.drop_index("ix_orgs_idle_personal", "orgs")
     op.drop_column("orgs", "archive_reason")
     op.drop_column("orgs", "last_active_at")
