@@ -12,6 +12,7 @@ from shared.events.schemas.billing import PlanLimits, SubscriptionChanged
 from workspace.errors import OrgNotFound
 from workspace.models import Role
 from workspace.service.context import list_workspaces, user_context
+from workspace.service.members import remove_member
 from workspace.service.plans import apply_subscription_change
 
 from .factories import new_team, new_user, personal_org_of
@@ -111,3 +112,16 @@ async def test_the_context_of_an_org_the_user_is_not_in_is_not_found(database: D
     with pytest.raises(OrgNotFound):  # no workspace at all yet
         async with database.unit_of_work() as session:
             await user_context(session, user_id="user_never_seen", org_id=None)
+
+
+async def test_the_default_org_falls_back_when_the_user_left_it(database: Database) -> None:
+    admin, member = await new_user(database), await new_user(database)
+    team = await new_team(database, admin=admin, members={member: Role.TRAINEE})
+    async with database.unit_of_work() as session:
+        assert (await user_context(session, user_id=member, org_id=None, default_org_id=team)).org.id == team
+    async with database.unit_of_work() as session:
+        await remove_member(session, org_id=team, actor_id=admin, user_id=member)
+    # The token (minutes stale) still names the team: the context opens their own workspace.
+    async with database.unit_of_work() as session:
+        context = await user_context(session, user_id=member, org_id=None, default_org_id=team)
+    assert (context.org.id, context.is_personal) == (await personal_org_of(database, member), True)

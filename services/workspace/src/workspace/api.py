@@ -44,6 +44,13 @@ from workspace.service.permissions import Action, ensure_allowed
 router = APIRouter(prefix="/v1")
 
 
+def _as_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 def _member_read(member: Member) -> MemberRead:
     return MemberRead(
         user_id=member.user_id, email=member.email, role=member.role, joined_at=member.joined_at
@@ -161,8 +168,8 @@ async def read_context(
     principal: CurrentPrincipal, session: DbSession, org_id: Annotated[uuid.UUID | None, Query()] = None
 ) -> Context:
     """The active workspace (default: the token's org), its plan, features, limits and navigation."""
-    chosen = org_id or (uuid.UUID(str(principal.org_id)) if principal.org_id else None)
-    return await user_context(session, user_id=principal.user_id, org_id=chosen)
+    default = _as_uuid(principal.org_id)
+    return await user_context(session, user_id=principal.user_id, org_id=org_id, default_org_id=default)
 
 
 @router.get(

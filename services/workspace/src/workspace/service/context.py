@@ -82,15 +82,17 @@ async def list_workspaces(session: AsyncSession, *, user_id: str) -> WorkspaceLi
     return WorkspaceList(workspaces=items, show_switcher=len(items) > 1)
 
 
-async def user_context(session: AsyncSession, *, user_id: str, org_id: uuid.UUID | None) -> Context:
-    """The context of `org_id` (default: the user's first workspace) for one of its members.
+async def user_context(
+    session: AsyncSession, *, user_id: str, org_id: uuid.UUID | None, default_org_id: uuid.UUID | None = None
+) -> Context:
+    """The context of `org_id` for one of its members (OrgNotFound otherwise).
 
-    Using it is activity: an archived workspace its member opens comes back (`org.restored`).
+    Without `org_id`: `default_org_id` (the token's org) while the user still belongs to it, else
+    their first workspace (a token is minutes stale; a removal must not lock the app out). Using
+    it is activity: an archived workspace its member opens comes back (`org.restored`).
     """
     found = await _workspaces_of(session, user_id=user_id)
-    if org_id is None and not found:
-        raise OrgNotFound("the user has no workspace yet")
-    target = org_id or found[0].org.id
+    target = org_id or _default(found, default_org_id)
     seen = await get_member_org(session, org_id=target, user_id=user_id)
     await record_activity(session, org=seen.org)
     plan = await plan_of(session, org_id=target, is_personal=seen.org.is_personal)
@@ -106,3 +108,11 @@ async def user_context(session: AsyncSession, *, user_id: str, org_id: uuid.UUID
         navigation=navigation(role=seen.role, is_personal=seen.org.is_personal),
         show_switcher=len(found) > 1,
     )
+
+
+def _default(found: list[_Workspace], preferred: uuid.UUID | None) -> uuid.UUID:
+    if not found:
+        raise OrgNotFound("the user has no workspace yet")
+    if preferred is not None and any(w.org.id == preferred for w in found):
+        return preferred
+    return found[0].org.id
