@@ -38,8 +38,7 @@ from workspace.schemas import (
 from workspace.service.context import list_workspaces, user_context
 from workspace.service.conversion import convert_personal_org
 from workspace.service.members import Member, change_role, list_members, remove_member
-from workspace.service.orgs import create_team_org, get_member_org, get_org, read_org, record_activity
-from workspace.service.permissions import Action, ensure_allowed
+from workspace.service.orgs import create_team_org, get_org, read_org, view_org
 
 router = APIRouter(prefix="/v1")
 
@@ -80,10 +79,7 @@ async def read_one_org(org_id: uuid.UUID, principal: PrincipalOrService, session
     """One org: its members (bearer token), or trusted backends (X-Service-Key)."""
     if principal is None:
         return await read_org(session, org=await get_org(session, org_id=org_id))
-    seen = await get_member_org(session, org_id=org_id, user_id=principal.user_id)
-    ensure_allowed(role=seen.role, is_personal=seen.org.is_personal, action=Action.VIEW_ORG)
-    await record_activity(session, org=seen.org)
-    return await read_org(session, org=seen.org)
+    return await view_org(session, org_id=org_id, user_id=principal.user_id)
 
 
 @router.get(

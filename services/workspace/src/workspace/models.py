@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import BigInteger, Column
 from sqlalchemy.dialects.postgresql import JSONB
@@ -47,12 +47,8 @@ class Org(SQLModel, table=True):
     archive_reason: str | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> Literal["active", "archived"]:
         return "archived" if self.archived_at is not None else "active"
-
-    @property
-    def kind(self) -> str:
-        return "personal" if self.is_personal else "team"
 
 
 class Membership(SQLModel, table=True):

@@ -18,6 +18,7 @@ from workspace.errors import OrgNotFound, SlugTaken
 from workspace.models import Membership, Org, Role
 from workspace.schemas import OrgRead, OrgSettings
 from workspace.service.naming import check_name, check_slug
+from workspace.service.permissions import Action, ensure_allowed
 from workspace.service.plans import TEAM_START_PLAN, PlanView, plan_of
 
 SOURCE = "workspace"
@@ -93,7 +94,7 @@ def org_read(org: Org, plan: PlanView) -> OrgRead:
         slug=org.slug,
         is_personal=org.is_personal,
         plan=plan.plan,
-        status="archived" if org.archived_at is not None else "active",
+        status=org.status,
         settings=OrgSettings.model_validate(org.settings),
         created_at=org.created_at,
     )
@@ -102,6 +103,14 @@ def org_read(org: Org, plan: PlanView) -> OrgRead:
 async def read_org(session: AsyncSession, *, org: Org) -> OrgRead:
     """The API's view of an org (the tenant must be set to it)."""
     return org_read(org, await plan_of(session, org_id=org.id, is_personal=org.is_personal))
+
+
+async def view_org(session: AsyncSession, *, org_id: uuid.UUID, user_id: str) -> OrgRead:
+    """The org as its member sees it (OrgNotFound for anyone else); viewing it is activity."""
+    seen = await get_member_org(session, org_id=org_id, user_id=user_id)
+    ensure_allowed(role=seen.role, is_personal=seen.org.is_personal, action=Action.VIEW_ORG)
+    await record_activity(session, org=seen.org)
+    return await read_org(session, org=seen.org)
 
 
 async def record_activity(session: AsyncSession, *, org: Org) -> None:
