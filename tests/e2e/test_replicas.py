@@ -26,7 +26,7 @@ from devstack.testing import eventually
 SIGNUPS = 200
 # Consumer group (= service) -> the topics it reads.
 CONSUMED = {
-    "workspace": ("identity.users",),
+    "workspace": ("identity.users", "billing.subscriptions"),
     "billing": ("workspace.orgs",),
     "identity": ("workspace.orgs", "billing.subscriptions"),
 }

@@ -1,4 +1,4 @@
-"""workspace's consumers."""
+"""workspace's consumers: users from identity, plans from billing."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.envelope import Envelope
-from shared.events.schemas.identity import UserCreated
-from shared.events.topics import IDENTITY_USERS
+from shared.events.schemas.billing import SubscriptionChanged
+from shared.events.schemas.identity import UserCreated, UserDeleted, UserUpdated
+from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS
 from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
+from workspace.service.lifecycle import remove_deleted_user
+from workspace.service.plans import apply_subscription_changes
 from workspace.service.signup import Signup, provision_new_users
+from workspace.service.users import update_user
 
 
 async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
@@ -20,6 +24,32 @@ async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) ->
     await provision_new_users(session, signups=signups)
 
 
+async def on_user_updated(session: AsyncSession, event: Envelope) -> None:
+    await update_user(session, user=event.payload(UserUpdated))
+
+
+async def on_user_deleted(session: AsyncSession, event: Envelope) -> None:
+    await remove_deleted_user(session, user_id=event.payload(UserDeleted).user_id)
+
+
+async def on_subscriptions_changed(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Every signup brings one: a run is projected with one statement."""
+    await apply_subscription_changes(
+        session, changes=[event.payload(SubscriptionChanged) for event in events]
+    )
+
+
 SUBSCRIPTIONS = (
-    Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: Batched(on_users_created)}),
+    Subscription(
+        topic=IDENTITY_USERS,
+        handlers={
+            UserCreated.event_type: Batched(on_users_created),
+            UserUpdated.event_type: on_user_updated,
+            UserDeleted.event_type: on_user_deleted,
+        },
+    ),
+    Subscription(
+        topic=BILLING_SUBSCRIPTIONS,
+        handlers={SubscriptionChanged.event_type: Batched(on_subscriptions_changed)},
+    ),
 )

@@ -12,3 +12,8 @@ class WorkspaceSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "workspace"
     default_port: ClassVar[int] = 8002
+
+    # A personal org nobody used for this long is archived (never deleted; docs/workspaces.md).
+    archive_after_days: float = 90
+    # How often the archiving job looks for idle personal orgs.
+    archive_interval_seconds: float = 3600

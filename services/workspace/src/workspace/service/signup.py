@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
+from workspace.service.users import remember_new_users
 
 
 class SignupPath(Enum):
@@ -35,10 +36,19 @@ def choose_signup_path(user: UserCreated) -> SignupPath:
 
 
 async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup]) -> None:
-    """Give each newly signed-up user the workspace their signup path calls for (a batch at once)."""
-    personal = [
-        PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
-        for signup in signups
-        if choose_signup_path(signup.user) is SignupPath.PERSONAL
-    ]
+    """Give each newly signed-up user the workspace their signup path calls for (a batch at once).
+
+    Only once per user id: a user workspace already knows (a redelivery past the inbox's
+    retention, or after their personal org was converted to a team org) gets nothing new.
+    """
+    new = await remember_new_users(session, users=[signup.user for signup in signups])
+    personal = []
+    for signup in signups:
+        if signup.user.user_id not in new:
+            continue
+        new.discard(signup.user.user_id)  # the same user twice in one batch: provisioned once
+        if choose_signup_path(signup.user) is SignupPath.PERSONAL:
+            personal.append(
+                PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
+            )
     await create_personal_orgs(session, requests=personal)
