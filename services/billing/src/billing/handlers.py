@@ -1,12 +1,19 @@
-"""billing's consumers."""
+"""billing's consumers: one function per event type it reads from `workspace.orgs`."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.service.subscriptions import start_subscription
+from billing.service.members import forget_member, record_member
+from billing.service.subscriptions import convert_to_team, start_subscription
 from shared.events.envelope import Envelope
-from shared.events.schemas.workspace import OrgCreated
+from shared.events.schemas.workspace import (
+    MembershipAdded,
+    MembershipRemoved,
+    MembershipRoleChanged,
+    OrgConverted,
+    OrgCreated,
+)
 from shared.events.topics import WORKSPACE_ORGS
 from shared.runtime import Subscription
 
@@ -14,8 +21,43 @@ from shared.runtime import Subscription
 async def on_org_created(session: AsyncSession, event: Envelope) -> None:
     data = event.payload(OrgCreated)
     await start_subscription(
-        session, org_id=data.org_id, requested_plan=data.initial_plan, is_personal=data.is_personal
+        session,
+        org_id=data.org_id,
+        requested_plan=data.initial_plan,
+        is_personal=data.is_personal,
+        provisioned_for=data.provisioned_for,
     )
 
 
-SUBSCRIPTIONS = (Subscription(topic=WORKSPACE_ORGS, handlers={OrgCreated.event_type: on_org_created}),)
+async def on_org_converted(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(OrgConverted)
+    await convert_to_team(session, org_id=data.org_id, requested_plan=data.plan)
+
+
+async def on_membership_added(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(MembershipAdded)
+    await record_member(session, org_id=data.org_id, user_id=data.user_id, role=data.role)
+
+
+async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(MembershipRoleChanged)
+    await record_member(session, org_id=data.org_id, user_id=data.user_id, role=data.role)
+
+
+async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(MembershipRemoved)
+    await forget_member(session, org_id=data.org_id, user_id=data.user_id)
+
+
+SUBSCRIPTIONS = (
+    Subscription(
+        topic=WORKSPACE_ORGS,
+        handlers={
+            OrgCreated.event_type: on_org_created,
+            OrgConverted.event_type: on_org_converted,
+            MembershipAdded.event_type: on_membership_added,
+            MembershipRoleChanged.event_type: on_membership_role_changed,
+            MembershipRemoved.event_type: on_membership_removed,
+        },
+    ),
+)

@@ -17,8 +17,30 @@ class Subscription(SQLModel, table=True):
 
     org_id: str = Field(primary_key=True)
     plan: str
+    # active, trialing, past_due, canceled (Stripe's words; free plans are `active`).
     status: str
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
     is_personal: bool
+    current_period_end: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True, server_now=False)
+    )
+    cancel_at_period_end: bool = False
+    stripe_customer_id: str | None = None
+    stripe_subscription_id: str | None = None
+    # The plan the Stripe subscription is for (kept while past-due limits fall back to free).
+    stripe_plan: str | None = None
+    # `created` of the newest Stripe subscription event applied: an older one changes nothing.
+    stripe_event_created: int | None = Field(default=None, sa_column=Column(BigInteger))
+    past_due_since: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True, server_now=False)
+    )
+    # The plan's limits, copied on every plan change so the quota statement reads one row.
+    sessions_limit: int | None = None
+    scenarios_limit: int | None = None
+    seats_limit: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+    @property
+    def kind(self) -> str:
+        return "personal" if self.is_personal else "team"

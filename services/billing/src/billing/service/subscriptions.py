@@ -1,20 +1,31 @@
-"""Starting and reading org subscriptions; every change is announced as `subscription.changed`."""
+"""Org subscriptions: started by `org.created`, moved by conversions, Stripe and the lapse job.
+
+Every change goes through `apply_change`, which bumps `version` and announces
+`subscription.changed` in the same transaction.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load_catalog
-from billing.errors import SubscriptionNotFound
+from billing.errors import OrgNotFound, SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
+from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant
 from shared.events.schemas.billing import SubscriptionChanged
 from shared.outbox import record_event
 
 SOURCE = "billing"
+SKOOL = "skool"
+SKOOL_PLAN = "business"
+CONVERSION_DEFAULT_PLAN = "starter"
+TRIAL = timedelta(days=14)
 # Built once: every new org runs it.
 _START = (
     insert(Subscription.__table__)  # type: ignore[attr-defined]
@@ -23,10 +34,13 @@ _START = (
 )
 
 
-def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
-    """The plan a new org starts on: the requested one if it fits the org's kind, else the default."""
+def initial_plan_for(*, requested: str, is_personal: bool, provisioned_for: str | None = None) -> Plan:
+    """The plan a new org starts on: `business` for a team org provisioned for Skool, else the
+    requested one if it fits the org's kind, else the kind's default."""
     catalog = load_catalog()
     kind = "personal" if is_personal else "team"
+    if provisioned_for == SKOOL and not is_personal:
+        return catalog.get(SKOOL_PLAN)
     plan = catalog.plans.get(requested)
     if plan is not None and plan.kind == kind:
         return plan
@@ -34,10 +48,17 @@ def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
 
 
 async def start_subscription(
-    session: AsyncSession, *, org_id: str, requested_plan: str, is_personal: bool
+    session: AsyncSession,
+    *,
+    org_id: str,
+    requested_plan: str,
+    is_personal: bool,
+    provisioned_for: str | None = None,
 ) -> bool:
     """Start a new org on its initial plan (version 1); False if it already has a subscription."""
-    plan = initial_plan_for(requested=requested_plan, is_personal=is_personal)
+    plan = initial_plan_for(
+        requested=requested_plan, is_personal=is_personal, provisioned_for=provisioned_for
+    )
     await set_tenant(session, org_id)
     values = {
         "org_id": org_id,
@@ -45,6 +66,8 @@ async def start_subscription(
         "status": "active",
         "version": 1,
         "is_personal": is_personal,
+        "cancel_at_period_end": False,
+        **_limit_columns(plan),
     }
     inserted = (await session.execute(_START, values)).first()
     if inserted is None:
@@ -53,12 +76,99 @@ async def start_subscription(
         session,
         source=SOURCE,
         subject=org_id,
-        data=_changed(org_id=org_id, plan=plan, status="active", version=1),
+        data=changed_event(org_id=org_id, plan=plan, status="active", version=1),
     )
     return True
 
 
-def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> SubscriptionChanged:
+async def lock_subscription(session: AsyncSession, *, org_id: str) -> Subscription | None:
+    """The org's subscription row, locked until the transaction ends (changes are serialised)."""
+    await set_tenant(session, org_id)
+    return await session.get(Subscription, org_id, with_for_update=True, populate_existing=True)
+
+
+async def apply_change(
+    session: AsyncSession,
+    subscription: Subscription,
+    *,
+    plan: Plan | None = None,
+    status: str | None = None,
+    current_period_end: datetime | None = None,
+    clear_period_end: bool = False,
+    cancel_at_period_end: bool | None = None,
+) -> bool:
+    """Change what is given; if anything changed, bump the version and announce it.
+    Returns whether anything changed."""
+    before = _visible_state(subscription)
+    if plan is not None:
+        subscription.plan = plan.code
+        for name, value in _limit_columns(plan).items():
+            setattr(subscription, name, value)
+    if status is not None:
+        subscription.status = status
+    if current_period_end is not None or clear_period_end:
+        subscription.current_period_end = current_period_end
+    if cancel_at_period_end is not None:
+        subscription.cancel_at_period_end = cancel_at_period_end
+    if _visible_state(subscription) == before:
+        return False
+    subscription.version += 1
+    subscription.updated_at = utcnow()
+    session.add(subscription)
+    await session.flush()
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=subscription.org_id,
+        data=changed_event(
+            org_id=subscription.org_id,
+            plan=load_catalog().get(subscription.plan),
+            status=subscription.status,
+            version=subscription.version,
+            current_period_end=subscription.current_period_end,
+            cancel_at_period_end=subscription.cancel_at_period_end,
+        ),
+    )
+    return True
+
+
+async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan: str) -> bool:
+    """A personal org became a team org: it moves to the chosen team plan (default `starter`) on a
+    14-day trial; its individual Stripe subscription is left to the caller to cancel."""
+    subscription = await lock_subscription(session, org_id=org_id)
+    if subscription is None:
+        raise SubscriptionNotFound(f"org {org_id} has no subscription")
+    if not subscription.is_personal:
+        return False  # already converted: a redelivery
+    catalog = load_catalog()
+    plan = catalog.plans.get(requested_plan)
+    if plan is None or plan.kind != "team" or not plan.purchasable:
+        plan = catalog.get(CONVERSION_DEFAULT_PLAN)
+    subscription.is_personal = False
+    subscription.stripe_plan = None
+    subscription.stripe_subscription_id = None
+    subscription.stripe_event_created = None
+    subscription.past_due_since = None
+    await apply_change(
+        session,
+        subscription,
+        plan=plan,
+        status="trialing",
+        current_period_end=utcnow() + TRIAL,
+        cancel_at_period_end=False,
+    )
+    return True
+
+
+def changed_event(
+    *,
+    org_id: str,
+    plan: Plan,
+    status: str,
+    version: int,
+    current_period_end: datetime | None = None,
+    cancel_at_period_end: bool = False,
+) -> SubscriptionChanged:
     return SubscriptionChanged(
         org_id=org_id,
         plan=plan.code,
@@ -67,6 +177,8 @@ def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> Subscript
         version=version,
         limits=plan.limits,
         features=plan.features,
+        current_period_end=current_period_end,
+        cancel_at_period_end=cancel_at_period_end,
     )
 
 
@@ -84,4 +196,31 @@ async def get_subscription(session: AsyncSession, *, org_id: str) -> Subscriptio
         version=subscription.version,
         limits=plan.limits,
         features=plan.features,
+    )
+
+
+async def read_subscription(session: AsyncSession, *, org_id: str) -> Subscription:
+    """The org's subscription row; 404 `org_not_found` for an org billing does not know."""
+    await set_tenant(session, org_id)
+    subscription = await session.get(Subscription, org_id)
+    if subscription is None:
+        raise OrgNotFound(f"org {org_id} not found")
+    return subscription
+
+
+def _limit_columns(plan: Plan) -> dict[str, int | None]:
+    return {
+        "sessions_limit": plan.limits.sessions_per_month,
+        "scenarios_limit": plan.limits.scenarios,
+        "seats_limit": plan.limits.seats,
+    }
+
+
+def _visible_state(subscription: Subscription) -> tuple[object, ...]:
+    return (
+        subscription.plan,
+        subscription.status,
+        subscription.is_personal,
+        subscription.current_period_end,
+        subscription.cancel_at_period_end,
     )

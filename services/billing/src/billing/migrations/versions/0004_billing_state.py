@@ -1,0 +1,120 @@
+"""billing: subscription state from Stripe, usage meters, members, Stripe deliveries.
+
+- `subscriptions` gains the period, the Stripe ids and order, past-due time and the limits the
+  quota statement reads (copied from the catalog on every plan change: one row, no join).
+- `usage_counters` (one row per org, meter and period) and `meter_uses` (one row per
+  idempotency key, with the answer given) hold the meters; both are tenant tables under RLS.
+- `members`: billing's projection of memberships (seats, and admin checks for checkout).
+- `stripe_events`: every verified Stripe delivery, unique by event id (a delivery log, no tenant).
+- `stripe_links`: which org a Stripe customer or subscription belongs to (routing, no tenant).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.db.tenancy import isolate_by_tenant, stop_isolating
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+NOW = sa.text("now()")
+TENANT_TABLES = ("usage_counters", "meter_uses", "members")
+
+
+def upgrade() -> None:
+    op.add_column("subscriptions", sa.Column("current_period_end", sa.DateTime(timezone=True)))
+    op.add_column(
+        "subscriptions",
+        sa.Column("cancel_at_period_end", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    op.add_column("subscriptions", sa.Column("stripe_customer_id", sa.String))
+    op.add_column("subscriptions", sa.Column("stripe_subscription_id", sa.String))
+    op.add_column("subscriptions", sa.Column("stripe_plan", sa.String))
+    op.add_column("subscriptions", sa.Column("stripe_event_created", sa.BigInteger))
+    op.add_column("subscriptions", sa.Column("past_due_since", sa.DateTime(timezone=True)))
+    op.add_column("subscriptions", sa.Column("sessions_limit", sa.Integer))
+    op.add_column("subscriptions", sa.Column("scenarios_limit", sa.Integer))
+    op.add_column("subscriptions", sa.Column("seats_limit", sa.Integer))
+    # Rows written before this revision: fill the limits from the plans they were on then.
+    op.execute(
+        "UPDATE subscriptions SET sessions_limit = CASE plan WHEN 'individual_free' THEN 10 "
+        "WHEN 'individual_pro' THEN 100 WHEN 'individual_ultra' THEN 500 WHEN 'free' THEN 30 "
+        "WHEN 'starter' THEN 100 WHEN 'business' THEN 500 ELSE NULL END, "
+        "scenarios_limit = CASE plan WHEN 'individual_free' THEN 3 WHEN 'individual_pro' THEN 50 "
+        "WHEN 'individual_ultra' THEN 200 WHEN 'free' THEN 5 WHEN 'starter' THEN 20 "
+        "WHEN 'business' THEN 100 ELSE NULL END, "
+        "seats_limit = CASE plan WHEN 'free' THEN 3 WHEN 'starter' THEN 10 WHEN 'professional' "
+        "THEN 50 WHEN 'business' THEN 10 WHEN 'enterprise' THEN NULL ELSE 1 END"
+    )
+    op.create_table(
+        "usage_counters",
+        sa.Column("org_id", sa.String, primary_key=True),
+        sa.Column("meter", sa.String, primary_key=True),
+        # First day of the calendar month (UTC) for sessions; a fixed date for gauges.
+        sa.Column("period", sa.Date, primary_key=True),
+        sa.Column("used", sa.Integer, nullable=False),
+        # The limit the last accepted use was checked against (None: unlimited).
+        sa.Column("last_limit", sa.Integer),
+    )
+    op.create_table(
+        "meter_uses",
+        sa.Column("org_id", sa.String, primary_key=True),
+        sa.Column("meter", sa.String, primary_key=True),
+        sa.Column("idempotency_key", sa.String, primary_key=True),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("accepted", sa.Boolean),
+        sa.Column("used", sa.Integer),
+        sa.Column("limit_at_use", sa.Integer),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    )
+    op.create_table(
+        "members",
+        sa.Column("org_id", sa.String, primary_key=True),
+        sa.Column("user_id", sa.String, primary_key=True),
+        sa.Column("role", sa.String, nullable=False),
+    )
+    for table in TENANT_TABLES:
+        isolate_by_tenant(table, column_type="text")
+    op.create_table(
+        "stripe_events",
+        sa.Column("event_id", sa.String, primary_key=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("created", sa.BigInteger, nullable=False),
+        sa.Column("org_id", sa.String),
+        sa.Column("outcome", sa.String, nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    )
+    op.create_table(
+        "stripe_links",
+        sa.Column("stripe_id", sa.String, primary_key=True),
+        sa.Column("org_id", sa.String, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("stripe_links")
+    op.drop_table("stripe_events")
+    for table in TENANT_TABLES:
+        stop_isolating(table)
+        op.drop_table(table)
+    for column in (
+        "seats_limit",
+        "scenarios_limit",
+        "sessions_limit",
+        "past_due_since",
+        "stripe_event_created",
+        "stripe_plan",
+        "stripe_subscription_id",
+        "stripe_customer_id",
+        "cancel_at_period_end",
+        "current_period_end",
+    ):
+        op.drop_column("subscriptions", column)
