@@ -20,7 +20,7 @@ from devstack.services import Fleet
 
 # DEVSTACK_TEST_PORT_OFFSET moves them all, so two test sessions can run side by side.
 TEST_PORTS = Ports(
-    kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, service_offset=10000
+    kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, stripe=22111, service_offset=10000
 ).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
 TEST_SERVICE_KEY = "test-service-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
@@ -44,6 +44,7 @@ def platform() -> Iterator[Platform]:
         ports=TEST_PORTS,
         durable=False,
         fresh=True,
+        use_stripe_mock=True,
         log=lambda message: print(f"[platform] {message}", flush=True),
     )
     try:
