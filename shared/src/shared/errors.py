@@ -46,6 +46,13 @@ class InvalidServiceKey(Unauthorized):
     code = "invalid_service_key"
 
 
+class InvalidToken(Unauthorized):
+    """A bearer token that is missing, malformed, expired, forged, for another audience or issuer,
+    or signed by a key the issuer does not publish (API.md)."""
+
+    code = "invalid_token"
+
+
 class ServiceUnavailable(DomainError):
     """A dependency (the database) cannot be reached; the caller should retry."""
 

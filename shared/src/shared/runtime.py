@@ -20,6 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 
+from shared.auth import TokenVerifier, install_auth, verifier_from_settings
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
@@ -53,6 +54,8 @@ class ServiceRuntime:
     relay: OutboxRelay = field(init=False)
     housekeeper: Housekeeper = field(init=False)
     consumer_loop: ConsumerLoop | None = field(default=None, init=False)
+    # Verifies bearer tokens against identity's JWKS (no I/O until the first token arrives).
+    verifier: TokenVerifier = field(init=False)
     _dlq_producer: AIOKafkaProducer | None = field(default=None, init=False)
     _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
     broker_connected: bool = field(default=False, init=False)
@@ -64,6 +67,8 @@ class ServiceRuntime:
     def build_app(self, *, title: str, routers: Sequence[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, version="1.0.0", lifespan=self._lifespan)
         app.state.runtime = self
+        self.verifier = verifier_from_settings(self.settings)
+        install_auth(app, verifier=self.verifier, service_key=self.settings.service_key)
         install_error_handlers(app)
         app.include_router(health_router)
         for router in routers:

@@ -1,6 +1,6 @@
 """Settings base: one small class per service, with its own env prefix, on these shared fields.
 
-Shared variables (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, `PLATFORM_SERVICE_KEY`, `SMTP_*`)
+Shared variables (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, `PLATFORM_*`, `SMTP_*`)
 are read without the service prefix; everything else is `<PREFIX>_<NAME>`. Every field has a
 development default, and outside development a secret still at its default is refused.
 """
@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 
 DEV_SERVICE_KEY = "dev-service-key-change-me"
 DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
+DEV_JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
+DEV_TOKEN_ISSUER = "backbone-identity"
+DEV_TOKEN_AUDIENCE = "backbone"
 
 
 class PlaceholderSecretError(ValueError):
@@ -44,6 +47,18 @@ class ServiceSettings(BaseSettings):
     service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
     smtp_host: str = Field(default="127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(default=8025, validation_alias="SMTP_PORT")
+    # Verifying bearer tokens (shared.auth): identity's JWKS, what a token must name, how often an
+    # unknown `kid` may trigger a refetch (a flood of made-up kids costs identity one fetch per N s).
+    jwks_url: str = Field(default=DEV_JWKS_URL, validation_alias="PLATFORM_JWKS_URL")
+    token_issuer: str = Field(default=DEV_TOKEN_ISSUER, validation_alias="PLATFORM_TOKEN_ISSUER")
+    token_audience: str = Field(default=DEV_TOKEN_AUDIENCE, validation_alias="PLATFORM_TOKEN_AUDIENCE")
+    token_leeway_seconds: float = Field(default=30, validation_alias="PLATFORM_TOKEN_LEEWAY_SECONDS")
+    jwks_refetch_interval_seconds: float = Field(
+        default=10, validation_alias="PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS"
+    )
+    jwks_fetch_timeout_seconds: float = Field(
+        default=5, validation_alias="PLATFORM_JWKS_FETCH_TIMEOUT_SECONDS"
+    )
     consumer_max_attempts: int = 5
     # Most records one partition hands to its consumer as one batch (one transaction).
     consumer_batch_size: int = 500

@@ -24,11 +24,15 @@ TEST_PORTS = Ports(
 ).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
 TEST_SERVICE_KEY = "test-service-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
+TEST_SIGNING_KEY_PASSPHRASE = "test-signing-key-passphrase"
 # Fast retries in tests; production keeps the defaults in ServiceSettings.
 TEST_ENV = {
     "PLATFORM_ENVIRONMENT": "test",
     "PLATFORM_SERVICE_KEY": TEST_SERVICE_KEY,
     "IDENTITY_AUTH_WEBHOOK_SECRET": TEST_AUTH_SECRET,
+    "IDENTITY_SIGNING_KEY_PASSPHRASE": TEST_SIGNING_KEY_PASSPHRASE,
+    # Tests rotate keys: a service that just fetched the JWKS refetches for a new kid within 1s.
+    "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "1",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
     "BILLING_STRIPE_API_KEY": "sk_test_backbone",
     "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",

@@ -43,6 +43,23 @@ SERVICES = (
 )
 
 
+def service_port(spec: ServiceSpec, port_offset: int = 0) -> int:
+    """The port a service listens on: `<PREFIX>_PORT`, else its default moved by the offset."""
+    configured = os.environ.get(f"{spec.env_prefix}_PORT")
+    return int(configured) if configured else spec.port + port_offset
+
+
+def jwks_env(port_offset: int = 0) -> dict[str, str]:
+    """Every service verifies tokens against the identity of this platform (an explicit
+    PLATFORM_JWKS_URL in the environment wins)."""
+    if os.environ.get("PLATFORM_JWKS_URL"):
+        return {}
+    identity = next(spec for spec in SERVICES if spec.name == "identity")
+    return {
+        "PLATFORM_JWKS_URL": f"http://127.0.0.1:{service_port(identity, port_offset)}/.well-known/jwks.json"
+    }
+
+
 def database_name(spec: ServiceSpec) -> str:
     return spec.name.replace("-", "_")
 
@@ -166,11 +183,11 @@ class Fleet:
         supervisor: Supervisor | None = None,
     ) -> Fleet:
         fleet = cls(log_dir=log_dir, supervisor=supervisor)
+        shared_env = {**jwks_env(port_offset), **shared_env}
         for spec in SERVICES:
             if only is not None and spec.name not in only:
                 continue
-            configured = os.environ.get(f"{spec.env_prefix}_PORT")
-            port = int(configured) if configured else spec.port + port_offset
+            port = service_port(spec, port_offset)
             env = {**os.environ, **shared_env, f"{spec.env_prefix}_PORT": str(port)}
             first = RunningService(spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}-1.log")
             fleet.replicas[spec.name] = [first]

@@ -108,6 +108,31 @@ async def complete_claims(fleet: Fleet, user_id: str, timeout: float = 30) -> di
     )
 
 
+async def request_token(
+    fleet: Fleet, user_id: str, *, org_id: str | None = None, service_key: str = TEST_SERVICE_KEY
+) -> httpx.Response:
+    """`POST identity /v1/tokens` as a trusted backend; the raw answer (for tests of its errors)."""
+    body: dict[str, str] = {"user_id": user_id}
+    if org_id is not None:
+        body["org_id"] = org_id
+    async with httpx.AsyncClient(base_url=fleet["identity"].url, timeout=10) as client:
+        return await client.post("/v1/tokens", json=body, headers={"X-Service-Key": service_key})
+
+
+async def bearer_token(fleet: Fleet, user_id: str, *, org_id: str | None = None) -> str:
+    """An access token for the user (for `org_id`, which becomes their active org, else their
+    active org); use it as `{"Authorization": f"Bearer {token}"}`."""
+    response = await request_token(fleet, user_id, org_id=org_id)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The request headers that carry a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def service_db(platform: Platform, service: str) -> str:
     return database_url(platform.database_url, service.replace("-", "_"))
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from datetime import timedelta
 
-from identity.deps import DbSession, ServiceKey, Settings
-from identity.errors import InvalidSignature, MalformedWebhook, UserNotFound
-from identity.schemas import ClaimsRead, WebhookReceipt
+from fastapi import APIRouter, Request, Response
+
+from identity.deps import DbSession, Policy, ServiceKey, Settings
+from identity.errors import InvalidSignature, MalformedWebhook, NotAMember, NotProvisioned, UserNotFound
+from identity.schemas import ClaimsRead, Jwks, KeyRotated, TokenRead, TokenRequest, WebhookReceipt
 from identity.service.claims import get_claims
 from identity.service.deliveries import process_delivery
+from identity.service.signing_keys import published_keys, rotate_signing_key
+from identity.service.tokens import issue_token
 from identity.webhooks import parse_event, verify_delivery
 from shared.errors import InvalidServiceKey, error_responses
 
 router = APIRouter(prefix="/v1")
+well_known = APIRouter(prefix="/.well-known")
+
+# Verifiers refetch on an unknown kid anyway; a short shared-cache lifetime only spares identity.
+JWKS_CACHE_CONTROL = "public, max-age=60"
 
 
 @router.post(
@@ -40,3 +48,39 @@ async def receive_auth_webhook(request: Request, session: DbSession, settings: S
 async def read_claims(user_id: str, session: DbSession) -> ClaimsRead:
     """The claims a token for this user would carry (trusted backends only: X-Service-Key)."""
     return await get_claims(session, user_id=user_id)
+
+
+@router.post(
+    "/tokens",
+    response_model=TokenRead,
+    dependencies=[ServiceKey],
+    responses=error_responses(InvalidServiceKey, UserNotFound, NotAMember, NotProvisioned),
+    tags=["tokens"],
+)
+async def create_token(body: TokenRequest, session: DbSession, policy: Policy) -> TokenRead:
+    """An access token for a user (trusted backends only). With `org_id`, that org becomes the
+    user's active org; without it, the token is for their active org."""
+    return await issue_token(session, user_id=body.user_id, org_id=body.org_id, policy=policy)
+
+
+@router.post(
+    "/signing-keys/rotate",
+    response_model=KeyRotated,
+    dependencies=[ServiceKey],
+    responses=error_responses(InvalidServiceKey),
+    tags=["tokens"],
+)
+async def rotate_keys(session: DbSession, settings: Settings) -> KeyRotated:
+    """Operators: sign new tokens with a new key; the old one stays in the JWKS until the tokens
+    it signed have expired (same as `python -m identity.keys rotate`)."""
+    kid, retired = await rotate_signing_key(session, passphrase=settings.signing_key_passphrase)
+    return KeyRotated(kid=kid, retired_kid=retired)
+
+
+@well_known.get("/jwks.json", response_model=Jwks, tags=["tokens"])
+async def read_jwks(session: DbSession, settings: Settings, response: Response) -> Jwks:
+    """The public keys access tokens are verified with: the active key and every retired key
+    whose tokens may still be valid."""
+    retired_for = timedelta(seconds=settings.token_ttl_seconds + settings.token_leeway_seconds)
+    response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
+    return Jwks(keys=await published_keys(session, retired_for=retired_for))

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from identity.service.tokens import TokenPolicy
 from identity.settings import IdentitySettings
 from shared.http.deps import DbSession, ServiceKey
 
@@ -16,4 +17,16 @@ async def _settings(request: Request) -> IdentitySettings:
 
 Settings = Annotated[IdentitySettings, Depends(_settings)]
 
-__all__ = ["DbSession", "ServiceKey", "Settings"]
+
+async def _token_policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+        passphrase=settings.signing_key_passphrase,
+    )
+
+
+Policy = Annotated[TokenPolicy, Depends(_token_policy)]
+
+__all__ = ["DbSession", "Policy", "ServiceKey", "Settings"]

@@ -14,3 +14,17 @@ class MalformedWebhook(DomainError):
 
 class UserNotFound(NotFound):
     code = "user_not_found"
+
+
+class NotAMember(DomainError):
+    """A token asked for an org the user is not an active member of."""
+
+    status = 403
+    code = "not_a_member"
+
+
+class NotProvisioned(DomainError):
+    """The user has no org yet (their workspace is still being created), so no token."""
+
+    status = 409
+    code = "not_provisioned"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column
+from sqlalchemy import BigInteger, Column, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -72,3 +72,22 @@ class UserClaims(SQLModel, table=True):
     user_id: str = Field(primary_key=True)
     active_org_id: str
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class SigningKey(SQLModel, table=True):
+    """A key identity signs access tokens with: one active (`retired_at` null) at a time.
+
+    The private half is an encrypted PKCS#8 PEM (IDENTITY_SIGNING_KEY_PASSPHRASE); it is never
+    served, logged or shown in a repr. The public half is kept as the JWK the JWKS lists.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True)
+    algorithm: str
+    public_jwk: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    encrypted_private_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    retired_at: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True, server_now=False)
+    )

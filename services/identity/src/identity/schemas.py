@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,3 +71,28 @@ class ClaimsRead(BaseModel):
     org_role: str | None
     is_personal_org: bool | None
     plan: str | None
+
+
+class TokenRequest(BaseModel):
+    """`POST /v1/tokens`: a token for this user, for `org_id` or (absent) their active org."""
+
+    user_id: str = Field(min_length=1, max_length=255)
+    org_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    claims: ClaimsRead
+
+
+class Jwks(BaseModel):
+    """The public keys tokens are verified with (RFC 7517 JWK Set)."""
+
+    keys: list[dict[str, Any]]
+
+
+class KeyRotated(BaseModel):
+    kid: str
+    retired_kid: str | None

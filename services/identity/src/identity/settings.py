@@ -2,12 +2,15 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
 # A syntactically valid Svix secret for local development only; refused outside development.
 DEV_AUTH_WEBHOOK_SECRET = "whsec_ZGV2LWF1dGgtd2ViaG9vay1zZWNyZXQtMDAwMA=="
+# Encrypts the signing keys' private halves at rest (development only; refused elsewhere).
+DEV_SIGNING_KEY_PASSPHRASE = "dev-signing-key-passphrase-change-me"
 
 
 class IdentitySettings(ServiceSettings):
@@ -15,6 +18,14 @@ class IdentitySettings(ServiceSettings):
 
     service_name: ClassVar[str] = "identity"
     default_port: ClassVar[int] = 8001
-    secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "auth_webhook_secret")
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        "service_key",
+        "auth_webhook_secret",
+        "signing_key_passphrase",
+    )
 
     auth_webhook_secret: str = DEV_AUTH_WEBHOOK_SECRET
+    # A long random secret (not a human password): the private keys are stored encrypted with it.
+    signing_key_passphrase: str = Field(default=DEV_SIGNING_KEY_PASSPHRASE, repr=False)
+    # Lifetime of an access token; also how long a retired key stays in the JWKS (plus leeway).
+    token_ttl_seconds: int = Field(default=900, ge=60, le=24 * 3600)

@@ -1,0 +1,97 @@
+"""identity's public keys, fetched from its JWKS and cached by `kid`.
+
+A token naming a `kid` we do not hold triggers a refetch, at most once per `refetch_interval`
+seconds per process (an attacker inventing kids costs identity one request per interval), and
+concurrent requests share one fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from jwt import PyJWK, PyJWKSet
+from jwt.exceptions import PyJWKError, PyJWKSetError
+
+from shared.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class KeySource(Protocol):
+    """Where a verifier finds the public key a token names."""
+
+    async def key_for(self, kid: str) -> PyJWK | None: ...
+
+
+def parse_jwks(document: Any) -> dict[str, PyJWK]:
+    """The usable signing keys of a JWKS document, by `kid` (keys without a kid are skipped)."""
+    try:
+        key_set = PyJWKSet.from_dict(document)
+    except PyJWKSetError:
+        # No usable key at all (e.g. an empty set): nothing to verify with, not an error.
+        return {}
+    return {key.key_id: key for key in key_set.keys if key.key_id}
+
+
+@dataclass
+class JwksKeySource:
+    """Keys from a JWKS URL, cached; refetched on an unknown kid, rate-limited."""
+
+    url: str
+    refetch_interval: float = 10.0
+    timeout: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    _keys: dict[str, PyJWK] = field(default_factory=dict, init=False)
+    _last_attempt: float | None = field(default=None, init=False)
+    _last_failed: bool = field(default=False, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    fetches: int = field(default=0, init=False)
+
+    async def key_for(self, kid: str) -> PyJWK | None:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            # Another request may have refreshed the keys while this one waited for the lock.
+            key = self._keys.get(kid)
+            if key is None and self._may_fetch():
+                await self._refresh()
+                key = self._keys.get(kid)
+            elif key is None and self._last_failed:
+                raise ServiceUnavailable("the token issuer's keys cannot be fetched; retry shortly")
+        return key
+
+    def _may_fetch(self) -> bool:
+        return self._last_attempt is None or self.clock() - self._last_attempt >= self.refetch_interval
+
+    async def _refresh(self) -> None:
+        self._last_attempt = self.clock()
+        self.fetches += 1
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.get(self.url)
+                response.raise_for_status()
+                keys = parse_jwks(response.json())
+        except (httpx.HTTPError, ValueError, PyJWKError) as error:
+            self._last_failed = True
+            log.warning("JWKS fetch from %s failed: %r", self.url, error)
+            raise ServiceUnavailable("the token issuer's keys cannot be fetched; retry shortly") from error
+        self._last_failed = False
+        # Replace, not merge: a key identity stopped publishing no longer verifies anything.
+        self._keys = keys
+
+
+@dataclass
+class StaticKeySource:
+    """A fixed set of public keys (identity verifying with its own keys, or tests)."""
+
+    keys: dict[str, PyJWK]
+
+    async def key_for(self, kid: str) -> PyJWK | None:
+        return self.keys.get(kid)
