@@ -222,10 +222,7 @@ async def test_bad_input_and_unknown_orgs_are_clear_4xx(services: Fleet) -> None
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "org_not_found")
     assert (no_key.status_code, no_key.json()["error"]["code"]) == (422, "validation_error")
     assert zero.status_code == 422
-    assert (no_service_key.status_code, no_service_key.json()["error"]["code"]) == (
-        401,
-        "invalid_service_key",
-    )
+    assert (no_service_key.status_code, no_service_key.json()["error"]["code"]) == (401, "invalid_token")
 
 
 # --- scenarios and downgrades ----------------------------------------------------------------------

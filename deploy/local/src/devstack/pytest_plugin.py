@@ -35,6 +35,8 @@ TEST_ENV = {
     "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "1",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
     "BILLING_STRIPE_API_KEY": "sk_test_backbone",
+    # billing's lapse job (past-due grace, trial and cancelled-period ends) checks twice a second.
+    "BILLING_LAPSE_CHECK_SECONDS": "0.5",
     "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",
 }
 

@@ -47,6 +47,11 @@ class InvalidSignature(DomainError):
     code = "invalid_signature"
 
 
+class MalformedEvent(DomainError):
+    status = 400
+    code = "malformed_payload"
+
+
 class PaymentProviderUnavailable(DomainError):
     """Stripe could not be reached after retries; nothing was changed."""
 

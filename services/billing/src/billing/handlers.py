@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.service.members import forget_member, record_member
 from billing.service.subscriptions import convert_to_team, start_subscription
+from billing.stripe_gateway import StripeGateway
 from shared.events.envelope import Envelope
 from shared.events.schemas.workspace import (
     MembershipAdded,
@@ -15,6 +16,7 @@ from shared.events.schemas.workspace import (
     OrgCreated,
 )
 from shared.events.topics import WORKSPACE_ORGS
+from shared.messaging.consumer import EventHandler
 from shared.runtime import Subscription
 
 
@@ -29,9 +31,18 @@ async def on_org_created(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-async def on_org_converted(session: AsyncSession, event: Envelope) -> None:
-    data = event.payload(OrgConverted)
-    await convert_to_team(session, org_id=data.org_id, requested_plan=data.plan)
+def on_org_converted(stripe: StripeGateway) -> EventHandler:
+    async def handle(session: AsyncSession, event: Envelope) -> None:
+        data = event.payload(OrgConverted)
+        individual = await convert_to_team(session, org_id=data.org_id, requested_plan=data.plan)
+        if individual is not None:
+            # In the same unit of work: if Stripe cannot be reached the conversion is retried
+            # (the idempotency key makes a second cancel harmless).
+            await stripe.cancel_subscription(
+                subscription_id=individual, idempotency_key=f"convert-{individual}"
+            )
+
+    return handle
 
 
 async def on_membership_added(session: AsyncSession, event: Envelope) -> None:
@@ -49,15 +60,17 @@ async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
     await forget_member(session, org_id=data.org_id, user_id=data.user_id)
 
 
-SUBSCRIPTIONS = (
-    Subscription(
-        topic=WORKSPACE_ORGS,
-        handlers={
-            OrgCreated.event_type: on_org_created,
-            OrgConverted.event_type: on_org_converted,
-            MembershipAdded.event_type: on_membership_added,
-            MembershipRoleChanged.event_type: on_membership_role_changed,
-            MembershipRemoved.event_type: on_membership_removed,
-        },
-    ),
-)
+def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
+    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe."""
+    return (
+        Subscription(
+            topic=WORKSPACE_ORGS,
+            handlers={
+                OrgCreated.event_type: on_org_created,
+                OrgConverted.event_type: on_org_converted(stripe),
+                MembershipAdded.event_type: on_membership_added,
+                MembershipRoleChanged.event_type: on_membership_role_changed,
+                MembershipRemoved.event_type: on_membership_removed,
+            },
+        ),
+    )

@@ -16,6 +16,7 @@ from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load
 from billing.errors import OrgNotFound, SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
+from billing.service.lapses import schedule_lapse
 from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant
 from shared.events.schemas.billing import SubscriptionChanged
@@ -110,11 +111,13 @@ async def apply_change(
         subscription.current_period_end = current_period_end
     if cancel_at_period_end is not None:
         subscription.cancel_at_period_end = cancel_at_period_end
+    session.add(subscription)
+    await schedule_lapse(session, subscription)
     if _visible_state(subscription) == before:
+        await session.flush()
         return False
     subscription.version += 1
     subscription.updated_at = utcnow()
-    session.add(subscription)
     await session.flush()
     await record_event(
         session,
@@ -132,14 +135,15 @@ async def apply_change(
     return True
 
 
-async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan: str) -> bool:
+async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan: str) -> str | None:
     """A personal org became a team org: it moves to the chosen team plan (default `starter`) on a
-    14-day trial; its individual Stripe subscription is left to the caller to cancel."""
+    14-day trial. Returns the individual Stripe subscription the caller must cancel, if any."""
     subscription = await lock_subscription(session, org_id=org_id)
     if subscription is None:
         raise SubscriptionNotFound(f"org {org_id} has no subscription")
     if not subscription.is_personal:
-        return False  # already converted: a redelivery
+        return None  # already converted: a redelivery
+    individual = subscription.stripe_subscription_id if subscription.status != "canceled" else None
     catalog = load_catalog()
     plan = catalog.plans.get(requested_plan)
     if plan is None or plan.kind != "team" or not plan.purchasable:
@@ -157,7 +161,7 @@ async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan:
         current_period_end=utcnow() + TRIAL,
         cancel_at_period_end=False,
     )
-    return True
+    return individual
 
 
 def changed_event(

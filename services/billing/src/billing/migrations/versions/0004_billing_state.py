@@ -6,6 +6,7 @@
   idempotency key, with the answer given) hold the meters; both are tenant tables under RLS.
 - `members`: billing's projection of memberships (seats, and admin checks for checkout).
 - `stripe_events`: every verified Stripe delivery, unique by event id (a delivery log, no tenant).
+- `lapse_schedule`: when an org's subscription is due for the lapse job (no tenant).
 - `stripe_links`: which org a Stripe customer or subscription belongs to (routing, no tenant).
 
 Revision ID: 0004
@@ -92,6 +93,16 @@ def upgrade() -> None:
         sa.Column("payload", JSONB, nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     )
+    # When an org's subscription must be looked at again (a past-due grace, a trial or a cancelled
+    # period ending): the lapse job's work list. Not a tenant table: the job reads across orgs.
+    op.create_table(
+        "lapse_schedule",
+        sa.Column("org_id", sa.String, primary_key=True),
+        # "past_due": due_at is when payment failed (the grace is added when checked);
+        # "period_end": due_at is when the trial or the cancelled period ends.
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    )
     op.create_table(
         "stripe_links",
         sa.Column("stripe_id", sa.String, primary_key=True),
@@ -101,6 +112,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stripe_links")
+    op.drop_table("lapse_schedule")
     op.drop_table("stripe_events")
     for table in TENANT_TABLES:
         stop_isolating(table)
