@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import complete_claims, eventually, fetch, service_db, sign_up
+from devstack.testing import bearer, bearer_token, complete_claims, eventually, fetch, service_db, sign_up
 from shared.events.envelope import EventData, new_envelope
 from shared.events.schemas.workspace import MembershipAdded, MembershipRemoved, OrgConverted, OrgCreated
 from shared.events.topics import WORKSPACE_ORGS
@@ -341,3 +341,75 @@ async def test_a_conversion_moves_the_org_to_starter_on_trial_and_the_claims_fol
         org_id,
     )
     assert versions[0]["version"] == 2
+
+
+# --- catalog and access --------------------------------------------------------------------------
+
+
+async def test_the_plans_page_gets_every_plan_grouped_by_kind(services: Fleet) -> None:
+    async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+        response = await client.get("/v1/plans")
+    assert response.status_code == 200
+    body = response.json()
+    assert [plan["id"] for plan in body["individual"]] == [
+        "individual_free",
+        "individual_pro",
+        "individual_ultra",
+    ]
+    assert [plan["id"] for plan in body["team"]] == [
+        "free",
+        "starter",
+        "professional",
+        "business",
+        "enterprise",
+    ]
+    pro = body["individual"][1]
+    assert pro == {
+        "id": "individual_pro",
+        "name": "Pro",
+        "kind": "personal",
+        "seats": 1,
+        "sessions_per_month": 100,
+        "scenarios": 50,
+        "features": pro["features"],
+        "prices": {"month": 2900, "year": 29000},
+        "per_seat": False,
+        "purchasable": True,
+        "stripe_prices": {"month": "price_individual_pro_month", "year": "price_individual_pro_year"},
+    }
+    professional = body["team"][2]
+    assert (professional["sessions_per_month"], professional["per_seat"]) == (None, True)
+    assert body["team"][3]["purchasable"] is False and body["team"][3]["stripe_prices"] == {
+        "month": None,
+        "year": None,
+    }
+
+
+async def test_members_read_entitlements_and_consume_with_a_bearer_token_others_cannot(
+    services: Fleet,
+) -> None:
+    user_id, claims = await sign_up(services)
+    stranger, _ = await sign_up(services)
+    org_id = claims["org_id"]
+    token, stranger_token = await bearer_token(services, user_id), await bearer_token(services, stranger)
+
+    async def as_member() -> int:
+        async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+            return (await client.get(f"/v1/orgs/{org_id}/entitlements", headers=bearer(token))).status_code
+
+    await eventually(as_member, until=lambda status: status == 200, what="billing knows the member")
+    async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+        used = await client.post(
+            f"/v1/orgs/{org_id}/meters/sessions/consume", json={"idempotency_key": "a"}, headers=bearer(token)
+        )
+        hidden = await client.get(f"/v1/orgs/{org_id}/entitlements", headers=bearer(stranger_token))
+        not_theirs = await client.post(
+            f"/v1/orgs/{org_id}/meters/sessions/consume",
+            json={"idempotency_key": "b"},
+            headers=bearer(stranger_token),
+        )
+        forged = await client.get(f"/v1/orgs/{org_id}/entitlements", headers=bearer("not-a-token"))
+    assert used.status_code == 200 and used.json()["used"] == 1
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "org_not_found")
+    assert (not_theirs.status_code, not_theirs.json()["error"]["code"]) == (404, "org_not_found")
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_token")

@@ -94,3 +94,12 @@ def sign_stripe_payload(payload: bytes, *, secret: str, timestamp: int | None = 
     signed = f"{moment}.".encode() + payload
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={moment},v1={digest}"
+
+
+def main() -> None:
+    """`python -m devstack.stripe_mock`: build stripe-mock into .local/bin if it is not there."""
+    print(f"stripe-mock: {ensure_stripe_mock(print)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
