@@ -290,6 +290,26 @@ async def test_a_bad_signature_is_refused_and_nothing_is_stored(services: Fleet,
     assert stored == 0
 
 
+async def test_a_signed_body_that_is_no_stripe_event_is_a_400_and_nothing_is_stored(
+    services: Fleet, platform: Platform
+) -> None:
+    _, org_id, _ = await personal_org(services)
+    no_created = {"id": f"evt_{uuid.uuid4().hex}", "type": "invoice.paid", "data": {"object": {}}}
+    broken = stripe_event("customer.subscription.created", {"object": "subscription", "id": "sub_1"})
+    broken["data"]["object"] |= {
+        "metadata": {"org_id": org_id},
+        "items": {"data": ["price_individual_pro_month"]},
+    }
+    answers = [await post_stripe(services, event) for event in (no_created, broken)]
+    for response in answers:
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_payload")
+    for event in (no_created, broken):
+        stored = await count(
+            platform, "billing", "SELECT count(*) FROM stripe_events WHERE event_id = $1", event["id"]
+        )
+        assert stored == 0
+
+
 async def test_unknown_event_types_are_ignored(services: Fleet) -> None:
     response = await post_stripe(
         services, stripe_event("charge.refunded", {"id": "ch_1", "object": "charge"})

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from devstack.child import Child
-from devstack.paths import local_dir
+from devstack.paths import REPO_ROOT, local_dir
 from devstack.processes import ensure_port_free, port_open, spawn, wait_until
 from devstack.system import Logger
 
@@ -34,10 +34,12 @@ def stripe_mock_binary() -> Path:
 
 
 def ensure_stripe_mock(log: Logger) -> Path:
-    """The stripe-mock binary, built with `go install` the first time."""
+    """The stripe-mock binary, built with `go install` the first time (a platform with its own
+    BACKBONE_LOCAL_DIR reuses the checkout's build)."""
     binary = stripe_mock_binary()
-    if binary.exists():
-        return binary
+    for built in (binary, REPO_ROOT / ".local" / "bin" / "stripe-mock"):
+        if built.exists():
+            return built
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
         raise RuntimeError(

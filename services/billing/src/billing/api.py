@@ -15,6 +15,7 @@ from billing.errors import (
     InvalidSignature,
     MalformedEvent,
     OrgNotFound,
+    PaymentProviderError,
     PaymentProviderUnavailable,
     PlanKindMismatch,
     PlanNotPurchasable,
@@ -32,7 +33,6 @@ from billing.schemas import (
     PlanRead,
     PlansRead,
     PortalRead,
-    QuotaExceededBody,
     ReserveRequest,
     SubscriptionRead,
     WebhookRead,
@@ -50,8 +50,9 @@ router = APIRouter(prefix="/v1")
 
 
 def _quota_responses() -> dict[int | str, dict[str, Any]]:
-    responses = error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound)
-    responses[402] = {"model": QuotaExceededBody, "description": "error codes: `quota_exceeded`"}
+    responses = error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound, QuotaExceeded)
+    # The error body, with three more fields in `error` (API.md).
+    responses[402]["description"] += " — `error` also carries `limit`, `used` and `upgrade_to`"
     return responses
 
 
@@ -155,6 +156,7 @@ async def release(
         PlanKindMismatch,
         PlanNotPurchasable,
         PaymentProviderUnavailable,
+        PaymentProviderError,
     ),
     tags=["stripe"],
 )
@@ -170,7 +172,9 @@ async def checkout(
 @router.post(
     "/orgs/{org_id}/portal",
     response_model=PortalRead,
-    responses=error_responses(*BEARER_ERRORS, OrgNotFound, Forbidden, PaymentProviderUnavailable),
+    responses=error_responses(
+        *BEARER_ERRORS, OrgNotFound, Forbidden, PaymentProviderUnavailable, PaymentProviderError
+    ),
     tags=["stripe"],
 )
 async def portal(org_id: str, session: DbSession, principal: CurrentPrincipal, stripe: Stripe) -> PortalRead:

@@ -59,6 +59,13 @@ class PaymentProviderUnavailable(DomainError):
     code = "payment_provider_unavailable"
 
 
+class PaymentProviderError(DomainError):
+    """Stripe refused the call (a configuration problem: key, price id); nothing was changed."""
+
+    status = 502
+    code = "payment_provider_error"
+
+
 class QuotaExceeded(DomainError):
     """402 with the limit, the use as it stands and the plan to upgrade to."""
 

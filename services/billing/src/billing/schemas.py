@@ -101,18 +101,6 @@ class ConsumeRead(GaugeRead):
     resets_at: datetime
 
 
-class QuotaExceededDetail(BaseModel):
-    code: Literal["quota_exceeded"]
-    message: str
-    limit: int | None
-    used: int
-    upgrade_to: str | None
-
-
-class QuotaExceededBody(BaseModel):
-    error: QuotaExceededDetail
-
-
 class CheckoutRequest(BaseModel):
     plan: str = Field(min_length=1)
     interval: Literal["month", "year"]

@@ -8,6 +8,7 @@ and retried with tenacity on connection errors only; after the last attempt the 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,10 +16,11 @@ from typing import Any, TypeVar
 import stripe
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from billing.errors import InvalidSignature, MalformedEvent, PaymentProviderUnavailable
+from billing.errors import InvalidSignature, MalformedEvent, PaymentProviderError, PaymentProviderUnavailable
 from billing.settings import BillingSettings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # Stripe's own five-minute tolerance for the signature's timestamp.
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -56,6 +58,9 @@ class StripeGateway:
             raise PaymentProviderUnavailable(
                 f"Stripe could not be reached to {what}; retry shortly"
             ) from error
+        except stripe.StripeError as error:
+            log.error("Stripe refused to %s: %s", what, error)
+            raise PaymentProviderError(f"Stripe refused to {what}") from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def create_customer(self, *, org_id: str, kind: str) -> str:
@@ -121,6 +126,13 @@ class StripeGateway:
             event = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise InvalidSignature("the Stripe-Signature header does not verify this body") from error
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-            raise MalformedEvent("the signed body is not a Stripe event")
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("id"), str)
+            and isinstance(event.get("type"), str)
+            and isinstance(event.get("created"), int)
+            and isinstance(event.get("data"), dict)
+            and isinstance(event["data"].get("object"), dict)
+        ):
+            raise MalformedEvent("the signed body is not a Stripe event (id, type, created, data.object)")
         return event

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import Plan, load_catalog
+from billing.errors import MalformedEvent
 from billing.models import Subscription
 from billing.service.subscriptions import apply_change, lock_subscription
 
@@ -76,9 +77,13 @@ async def receive_stripe_event(session: AsyncSession, *, event: dict[str, Any]) 
             log.warning("Stripe event %s (%s) names no org billing knows", event["id"], event_type)
             outcome = "ignored"
         else:
-            outcome = await _apply(
-                session, event_type=event_type, created=int(event["created"]), obj=obj, org_id=org_id
-            )
+            try:
+                outcome = await _apply(
+                    session, event_type=event_type, created=int(event["created"]), obj=obj, org_id=org_id
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                # Rolled back with the request: nothing stored, Stripe will show the 400.
+                raise MalformedEvent(f"the {event_type} event's object is not as Stripe sends it") from error
     await session.execute(_SET_OUTCOME, {"event_id": event["id"], "outcome": outcome, "org_id": org_id})
     return outcome
 
