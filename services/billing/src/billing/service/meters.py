@@ -84,11 +84,12 @@ def _use_statement(meter: str) -> str:
 
 _USE = {meter: text(_use_statement(meter)) for meter in _LIMIT_COLUMN}
 _REMEMBER = text(
-    "UPDATE meter_uses SET accepted = :accepted, used = :used, limit_at_use = :limit "
+    "UPDATE meter_uses SET accepted = :accepted, used = :used, limit_at_use = :limit, "
+    "upgrade_to = :upgrade_to "
     "WHERE org_id = :org_id AND meter = :meter AND idempotency_key = :key"
 )
 _EARLIER = text(
-    "SELECT accepted, used, limit_at_use, period FROM meter_uses "
+    "SELECT accepted, used, limit_at_use, upgrade_to, period FROM meter_uses "
     "WHERE org_id = :org_id AND meter = :meter AND idempotency_key = :key"
 )
 _STANDING = text(
@@ -178,33 +179,34 @@ async def _use(
 
 
 async def _standing(
-    session: AsyncSession, *, org_id: str, meter: str, period: date, with_usage: bool = True
+    session: AsyncSession, *, org_id: str, meter: str, period: date
 ) -> tuple[str, int | None, int]:
     row = (await session.execute(_STANDING, {"org_id": org_id, "meter": meter, "period": period})).first()
     if row is None:
         raise OrgNotFound(f"org {org_id} not found")
     limit = row.sessions_limit if meter == SESSIONS else row.scenarios_limit
-    return row.plan, limit, (row.used or 0) if with_usage else 0
+    return row.plan, limit, row.used or 0
 
 
 async def _remember(session: AsyncSession, params: dict[str, object], answer: MeterAnswer) -> None:
     await session.execute(
-        _REMEMBER, {**params, "accepted": answer.accepted, "used": answer.used, "limit": answer.limit}
+        _REMEMBER,
+        {
+            **params,
+            "accepted": answer.accepted,
+            "used": answer.used,
+            "limit": answer.limit,
+            "upgrade_to": answer.upgrade_to,
+        },
     )
 
 
 async def _earlier_answer(session: AsyncSession, params: dict[str, object]) -> MeterAnswer:
     row = (await session.execute(_EARLIER, params)).one()
-    upgrade_to = None
-    if not row.accepted:
-        plan, _, _ = await _standing(
-            session, org_id=str(params["org_id"]), meter=SESSIONS, period=row.period, with_usage=False
-        )
-        upgrade_to = load_catalog().get(plan).upgrade_to
     return MeterAnswer(
         accepted=bool(row.accepted),
         used=row.used,
         limit=row.limit_at_use,
         period=row.period,
-        upgrade_to=upgrade_to,
+        upgrade_to=row.upgrade_to,
     )

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("accepted", sa.Boolean),
         sa.Column("used", sa.Integer),
         sa.Column("limit_at_use", sa.Integer),
+        sa.Column("upgrade_to", sa.String),
         sa.Column("period", sa.Date, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     )
