@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,8 +19,9 @@ from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.testing import bearer, bearer_token, complete_claims, eventually, fetch, service_db, sign_up
 from shared.events.envelope import EventData, new_envelope
+from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
 from shared.events.schemas.workspace import MembershipAdded, MembershipRemoved, OrgConverted, OrgCreated
-from shared.events.topics import WORKSPACE_ORGS
+from shared.events.topics import SKOOL_SUBSCRIPTIONS, WORKSPACE_ORGS
 
 SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
 
@@ -413,3 +414,57 @@ async def test_members_read_entitlements_and_consume_with_a_bearer_token_others_
     assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "org_not_found")
     assert (not_theirs.status_code, not_theirs.json()["error"]["code"]) == (404, "org_not_found")
     assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_token")
+
+
+# --- Skool ---------------------------------------------------------------------------------------------
+
+
+async def publish_skool(platform: Platform, *events: SkoolSubscribed | SkoolCancelled) -> None:
+    """Publish Skool events keyed by the member's email, in order (as skool-ingest would)."""
+    producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap)
+    await producer.start()
+    try:
+        for data in events:
+            envelope = new_envelope(source="skool-ingest", subject=data.email, data=data)
+            await producer.send_and_wait(
+                SKOOL_SUBSCRIPTIONS, value=envelope.to_bytes(), key=data.email.encode()
+            )
+    finally:
+        await producer.stop()
+
+
+async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period_end(
+    services: Fleet, platform: Platform
+) -> None:
+    org_id = await team_org(services, platform)
+    email, community = f"{uuid.uuid4().hex[:8]}@example.com", "community-1"
+    now = datetime.now(UTC)
+    period_end = (now + timedelta(days=20)).replace(microsecond=0)
+    member = {"email": email, "community_id": community, "org_id": org_id}
+    await publish_skool(
+        platform,
+        SkoolSubscribed(**member, occurred_at=now - timedelta(days=10), period_end=period_end),
+        SkoolCancelled(**member, occurred_at=now - timedelta(minutes=1), period_end=period_end),
+        # A late, older delivery of the subscription changes nothing.
+        SkoolSubscribed(**member, occurred_at=now - timedelta(days=9), period_end=period_end),
+    )
+    body = await eventually(
+        lambda: entitlements(services, org_id),
+        until=lambda body: body["cancel_at_period_end"] is True,
+        what="the Skool cancellation reached billing",
+    )
+    assert (body["plan"], body["limits"]["sessions_per_month"]) == ("business", 500)
+    assert datetime.fromisoformat(body["current_period_end"]) == period_end
+
+    # Cancelled again without a period end (e.g. refunded): the org is on free at once.
+    await publish_skool(platform, SkoolCancelled(**member, occurred_at=now))
+    body = await eventually(
+        lambda: entitlements(services, org_id),
+        until=lambda body: body["plan"] == "free",
+        what="free at once",
+    )
+    assert (body["status"], body["cancel_at_period_end"], body["current_period_end"]) == (
+        "canceled",
+        False,
+        None,
+    )

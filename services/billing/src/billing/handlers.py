@@ -1,13 +1,17 @@
-"""billing's consumers: one function per event type it reads from `workspace.orgs`."""
+"""billing's consumers: one function per event type it reads (`workspace.orgs`, `skool.subscriptions`)."""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.service.members import forget_member, record_member
+from billing.service.skool import apply_skool_cancelled, apply_skool_subscribed
 from billing.service.subscriptions import convert_to_team, start_subscription
 from billing.stripe_gateway import StripeGateway
 from shared.events.envelope import Envelope
+from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
 from shared.events.schemas.workspace import (
     MembershipAdded,
     MembershipRemoved,
@@ -15,9 +19,11 @@ from shared.events.schemas.workspace import (
     OrgConverted,
     OrgCreated,
 )
-from shared.events.topics import WORKSPACE_ORGS
+from shared.events.topics import SKOOL_SUBSCRIPTIONS, WORKSPACE_ORGS
 from shared.messaging.consumer import EventHandler
 from shared.runtime import Subscription
+
+log = logging.getLogger(__name__)
 
 
 async def on_org_created(session: AsyncSession, event: Envelope) -> None:
@@ -60,6 +66,25 @@ async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
     await forget_member(session, org_id=data.org_id, user_id=data.user_id)
 
 
+async def on_skool_subscribed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(SkoolSubscribed)
+    if data.org_id is None:
+        return  # a new Skool org starts on business through org.created
+    await apply_skool_subscribed(
+        session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
+    )
+
+
+async def on_skool_cancelled(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(SkoolCancelled)
+    if data.org_id is None:
+        log.warning("skool.cancelled %s names no org: nothing to end", event.id)
+        return
+    await apply_skool_cancelled(
+        session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
+    )
+
+
 def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
     """billing's consumers; the conversion handler cancels individual subscriptions in Stripe."""
     return (
@@ -71,6 +96,13 @@ def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
                 MembershipAdded.event_type: on_membership_added,
                 MembershipRoleChanged.event_type: on_membership_role_changed,
                 MembershipRemoved.event_type: on_membership_removed,
+            },
+        ),
+        Subscription(
+            topic=SKOOL_SUBSCRIPTIONS,
+            handlers={
+                SkoolSubscribed.event_type: on_skool_subscribed,
+                SkoolCancelled.event_type: on_skool_cancelled,
             },
         ),
     )

@@ -34,6 +34,10 @@ class Subscription(SQLModel, table=True):
     past_due_since: datetime | None = Field(
         default=None, sa_column=timestamp_column(nullable=True, server_now=False)
     )
+    # `occurred_at` of the newest Skool event applied: an older one changes nothing.
+    skool_occurred_at: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True, server_now=False)
+    )
     # The plan's limits, copied on every plan change so the quota statement reads one row.
     sessions_limit: int | None = None
     scenarios_limit: int | None = None

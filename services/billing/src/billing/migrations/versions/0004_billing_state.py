@@ -39,6 +39,8 @@ def upgrade() -> None:
     op.add_column("subscriptions", sa.Column("stripe_plan", sa.String))
     op.add_column("subscriptions", sa.Column("stripe_event_created", sa.BigInteger))
     op.add_column("subscriptions", sa.Column("past_due_since", sa.DateTime(timezone=True)))
+    # `occurred_at` of the newest Skool event applied: an older one changes nothing.
+    op.add_column("subscriptions", sa.Column("skool_occurred_at", sa.DateTime(timezone=True)))
     op.add_column("subscriptions", sa.Column("sessions_limit", sa.Integer))
     op.add_column("subscriptions", sa.Column("scenarios_limit", sa.Integer))
     op.add_column("subscriptions", sa.Column("seats_limit", sa.Integer))
@@ -122,6 +124,7 @@ def downgrade() -> None:
         "seats_limit",
         "scenarios_limit",
         "sessions_limit",
+        "skool_occurred_at",
         "past_due_since",
         "stripe_event_created",
         "stripe_plan",
