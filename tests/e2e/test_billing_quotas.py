@@ -14,14 +14,18 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from billing.handlers import SKOOL_HANDLERS
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.testing import bearer, bearer_token, complete_claims, eventually, fetch, service_db, sign_up
+from shared.db.session import create_database
+from shared.db.tenancy import app_role
 from shared.events.envelope import EventData, new_envelope
 from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
 from shared.events.schemas.workspace import MembershipAdded, MembershipRemoved, OrgConverted, OrgCreated
-from shared.events.topics import SKOOL_SUBSCRIPTIONS, WORKSPACE_ORGS
+from shared.events.topics import WORKSPACE_ORGS
+from shared.settings import as_asyncpg_url
 
 SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
 
@@ -417,20 +421,23 @@ async def test_members_read_entitlements_and_consume_with_a_bearer_token_others_
 
 
 # --- Skool ---------------------------------------------------------------------------------------------
+# billing does not consume `skool.subscriptions` yet (BILLING_CONSUME_SKOOL_EVENTS, off until
+# skool-ingest publishes), so these tests hand the events to billing's own handlers, in billing's
+# database as its session role, exactly as its consumer would; the effect is read back through
+# billing's API.
 
 
-async def publish_skool(platform: Platform, *events: SkoolSubscribed | SkoolCancelled) -> None:
-    """Publish Skool events keyed by the member's email, in order (as skool-ingest would)."""
-    producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap)
-    await producer.start()
+async def deliver_to_billing(platform: Platform, *events: SkoolSubscribed | SkoolCancelled) -> None:
+    """Apply each event with billing's handler, one unit of work each (as consumer batches)."""
+    url = as_asyncpg_url(service_db(platform, "billing"))
+    database = create_database(url, pool_size=1, session_role=app_role("billing"))
     try:
         for data in events:
             envelope = new_envelope(source="skool-ingest", subject=data.email, data=data)
-            await producer.send_and_wait(
-                SKOOL_SUBSCRIPTIONS, value=envelope.to_bytes(), key=data.email.encode()
-            )
+            async with database.unit_of_work() as session:
+                await SKOOL_HANDLERS[envelope.type](session, envelope)
     finally:
-        await producer.stop()
+        await database.dispose()
 
 
 async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period_end(
@@ -441,30 +448,40 @@ async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period
     now = datetime.now(UTC)
     period_end = (now + timedelta(days=20)).replace(microsecond=0)
     member = {"email": email, "community_id": community, "org_id": org_id}
-    await publish_skool(
+    await deliver_to_billing(
         platform,
         SkoolSubscribed(**member, occurred_at=now - timedelta(days=10), period_end=period_end),
         SkoolCancelled(**member, occurred_at=now - timedelta(minutes=1), period_end=period_end),
         # A late, older delivery of the subscription changes nothing.
         SkoolSubscribed(**member, occurred_at=now - timedelta(days=9), period_end=period_end),
     )
-    body = await eventually(
-        lambda: entitlements(services, org_id),
-        until=lambda body: body["cancel_at_period_end"] is True,
-        what="the Skool cancellation reached billing",
+    body = await entitlements(services, org_id)
+    assert (body["plan"], body["limits"]["sessions_per_month"], body["cancel_at_period_end"]) == (
+        "business",
+        500,
+        True,
     )
-    assert (body["plan"], body["limits"]["sessions_per_month"]) == ("business", 500)
     assert datetime.fromisoformat(body["current_period_end"]) == period_end
 
     # Cancelled again without a period end (e.g. refunded): the org is on free at once.
-    await publish_skool(platform, SkoolCancelled(**member, occurred_at=now))
-    body = await eventually(
-        lambda: entitlements(services, org_id),
-        until=lambda body: body["plan"] == "free",
-        what="free at once",
-    )
-    assert (body["status"], body["cancel_at_period_end"], body["current_period_end"]) == (
+    await deliver_to_billing(platform, SkoolCancelled(**member, occurred_at=now))
+    body = await entitlements(services, org_id)
+    assert (body["plan"], body["status"], body["cancel_at_period_end"], body["current_period_end"]) == (
+        "free",
         "canceled",
         False,
         None,
     )
+    announced = await fetch(
+        service_db(platform, "billing"),
+        "SELECT count(*) AS n FROM outbox WHERE key = $1 AND event_type = 'subscription.changed'",
+        org_id,
+    )
+    assert announced[0]["n"] == 4  # started, business, cancelling, free
+
+
+async def test_skool_events_without_an_org_change_nothing(services: Fleet, platform: Platform) -> None:
+    org_id = await team_org(services, platform)
+    stranger = {"email": "nobody@example.com", "community_id": "c", "occurred_at": datetime.now(UTC)}
+    await deliver_to_billing(platform, SkoolSubscribed(**stranger), SkoolCancelled(**stranger))
+    assert (await entitlements(services, org_id))["plan"] == "free"

@@ -29,7 +29,7 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings=settings,
         migrations=Path(__file__).parent / "migrations",
-        subscriptions=build_subscriptions(stripe),
+        subscriptions=build_subscriptions(stripe, skool=settings.consume_skool_events),
     )
     app = runtime.build_app(title="billing", routers=[api.router])
     app.state.stripe = stripe

@@ -85,8 +85,16 @@ async def on_skool_cancelled(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
-    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe."""
+SKOOL_HANDLERS: dict[str, EventHandler] = {
+    SkoolSubscribed.event_type: on_skool_subscribed,
+    SkoolCancelled.event_type: on_skool_cancelled,
+}
+
+
+def build_subscriptions(stripe: StripeGateway, *, skool: bool = False) -> tuple[Subscription, ...]:
+    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe.
+    With `skool`, also `skool.subscriptions` (BILLING_CONSUME_SKOOL_EVENTS)."""
+    skool_subscription = (Subscription(topic=SKOOL_SUBSCRIPTIONS, handlers=SKOOL_HANDLERS),)
     return (
         Subscription(
             topic=WORKSPACE_ORGS,
@@ -98,11 +106,4 @@ def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
                 MembershipRemoved.event_type: on_membership_removed,
             },
         ),
-        Subscription(
-            topic=SKOOL_SUBSCRIPTIONS,
-            handlers={
-                SkoolSubscribed.event_type: on_skool_subscribed,
-                SkoolCancelled.event_type: on_skool_cancelled,
-            },
-        ),
-    )
+    ) + (skool_subscription if skool else ())
