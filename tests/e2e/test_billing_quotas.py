@@ -203,8 +203,7 @@ async def test_unlimited_plans_count_without_refusing(services: Fleet, platform:
     org_id = await team_org(services, platform)
     await fetch(
         service_db(platform, "billing"),
-        "UPDATE subscriptions SET plan = 'professional', sessions_limit = NULL, scenarios_limit = NULL "
-        "WHERE org_id = $1",
+        "UPDATE subscriptions SET plan = 'professional' WHERE org_id = $1",
         org_id,
     )
     async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
@@ -265,19 +264,19 @@ async def test_scenarios_reserve_up_to_the_limit_and_release(services: Fleet) ->
 async def test_a_downgrade_below_usage_keeps_the_data_and_blocks_only_new_use(
     services: Fleet, platform: Platform
 ) -> None:
-    org_id = await team_org(services, platform)
-    await set_sessions_used(platform, org_id, used=25, month=this_month())
-    # The org is moved to a plan whose limit is below what it already used this month.
-    await fetch(
-        service_db(platform, "billing"),
-        "UPDATE subscriptions SET sessions_limit = 20 WHERE org_id = $1",
-        org_id,
-    )
+    _, claims = await sign_up(services)
+    org_id = claims["org_id"]
+    billing_db = service_db(platform, "billing")
+    await fetch(billing_db, "UPDATE subscriptions SET plan = 'individual_pro' WHERE org_id = $1", org_id)
     async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+        assert (await consume(client, org_id, quantity=40)).json()["used"] == 40
+        # The org goes back to individual_free (10 a month), below what it used this month.
+        await fetch(billing_db, "UPDATE subscriptions SET plan = 'individual_free' WHERE org_id = $1", org_id)
         refused = await consume(client, org_id)
     assert refused.status_code == 402
-    assert (refused.json()["error"]["used"], refused.json()["error"]["limit"]) == (25, 20)
-    assert (await entitlements(services, org_id))["usage"]["sessions"] == 25
+    assert (refused.json()["error"]["used"], refused.json()["error"]["limit"]) == (40, 10)
+    body = await entitlements(services, org_id)
+    assert (body["usage"]["sessions"], body["limits"]["sessions_per_month"]) == (40, 10)
 
 
 # --- subscriptions driven by workspace events ------------------------------------------------------

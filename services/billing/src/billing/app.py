@@ -13,7 +13,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from billing import api
+from billing.catalog import load_catalog
 from billing.handlers import build_subscriptions
+from billing.service.catalog_sync import write_plan_limits
 from billing.service.lapse_job import lapse_due_subscriptions
 from billing.settings import BillingSettings
 from billing.stripe_gateway import StripeGateway
@@ -48,6 +50,11 @@ class LapseJob:
         self._interval = settings.lapse_check_seconds
         self._task: asyncio.Task[None] | None = None
 
+    async def write_catalog(self) -> None:
+        """The catalog's limits into `plan_limits` before the first request is served."""
+        async with self._runtime.database.unit_of_work() as session:
+            await write_plan_limits(session, catalog=load_catalog())
+
     async def run_once(self) -> int:
         async with self._runtime.database.unit_of_work() as session:
             return await lapse_due_subscriptions(session, grace=self._grace, now=utcnow())
@@ -73,12 +80,14 @@ class LapseJob:
 
 
 def _run_beside(app: FastAPI, job: LapseJob) -> None:
-    """Start the job after the runtime (database ready) and stop it before."""
+    """After the runtime has started (database migrated): write the catalog's limits, start the
+    job; stop the job before the runtime stops."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
+            await job.write_catalog()
             job.start()
             try:
                 yield

@@ -38,10 +38,6 @@ class Subscription(SQLModel, table=True):
     skool_occurred_at: datetime | None = Field(
         default=None, sa_column=timestamp_column(nullable=True, server_now=False)
     )
-    # The plan's limits, copied on every plan change so the quota statement reads one row.
-    sessions_limit: int | None = None
-    scenarios_limit: int | None = None
-    seats_limit: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 

@@ -43,9 +43,9 @@ async def get_entitlements(session: AsyncSession, *, org_id: str) -> Entitlement
         cancel_at_period_end=subscription.cancel_at_period_end,
         features=plan.features,
         limits=Limits(
-            seats=subscription.seats_limit,
-            sessions_per_month=subscription.sessions_limit,
-            scenarios=subscription.scenarios_limit,
+            seats=plan.limits.seats,
+            sessions_per_month=plan.limits.sessions_per_month,
+            scenarios=plan.limits.scenarios,
         ),
         usage=Usage(
             seats=await count_members(session, org_id=org_id),

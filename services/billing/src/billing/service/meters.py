@@ -1,7 +1,8 @@
 """Usage meters: sessions per calendar month (UTC) and the scenarios gauge.
 
 The hot path (`consume`) is one short transaction: the tenant setting, then ONE statement that
-claims the idempotency key, reads the org's limit and adds the use only if it fits, then one
+claims the idempotency key, reads the org's limit (its plan's row in `plan_limits`) and adds the
+use only if it fits, then one
 update that records the answer. Atomicity comes from PostgreSQL itself: `INSERT … ON CONFLICT DO
 UPDATE … WHERE used + n <= limit` locks the counter row and re-checks the condition against the
 newest committed value, so concurrent uses can never pass the limit; a second use of one key
@@ -27,7 +28,8 @@ SCENARIOS = "scenarios"
 SCENARIOS_RELEASE = "scenarios.release"
 # Gauges have one everlasting period.
 GAUGE_PERIOD = date(1970, 1, 1)
-_LIMIT_COLUMN = {SESSIONS: "sessions_limit", SCENARIOS: "scenarios_limit"}
+# The `plan_limits` column each metered use is checked against.
+_LIMIT_COLUMN = {SESSIONS: "sessions_per_month", SCENARIOS: "scenarios"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def _use_statement(meter: str) -> str:
         "  VALUES (:org_id, :meter, :key, :quantity, :period)"
         "  ON CONFLICT DO NOTHING RETURNING 1"
         "), cap AS ("
-        f"  SELECT {limit} AS value FROM subscriptions WHERE org_id = :org_id"
+        f"  SELECT p.{limit} AS value FROM subscriptions s JOIN plan_limits p ON p.plan = s.plan"
+        "  WHERE s.org_id = :org_id"
         "), bump AS ("
         "  INSERT INTO usage_counters AS c (org_id, meter, period, used, last_limit)"
         "  SELECT :org_id, :meter, :period, :quantity, cap.value FROM claim, cap"
@@ -93,10 +96,10 @@ _EARLIER = text(
     "WHERE org_id = :org_id AND meter = :meter AND idempotency_key = :key"
 )
 _STANDING = text(
-    "SELECT s.plan, s.sessions_limit, s.scenarios_limit, "
+    "SELECT s.plan, p.sessions_per_month, p.scenarios, "
     "(SELECT used FROM usage_counters u WHERE u.org_id = s.org_id AND u.meter = :meter "
     " AND u.period = :period) AS used "
-    "FROM subscriptions s WHERE s.org_id = :org_id"
+    "FROM subscriptions s JOIN plan_limits p ON p.plan = s.plan WHERE s.org_id = :org_id"
 )
 _CLAIM = text(
     "INSERT INTO meter_uses (org_id, meter, idempotency_key, quantity, period) "
@@ -184,7 +187,7 @@ async def _standing(
     row = (await session.execute(_STANDING, {"org_id": org_id, "meter": meter, "period": period})).first()
     if row is None:
         raise OrgNotFound(f"org {org_id} not found")
-    limit = row.sessions_limit if meter == SESSIONS else row.scenarios_limit
+    limit = row.sessions_per_month if meter == SESSIONS else row.scenarios
     return row.plan, limit, row.used or 0
 
 

@@ -68,7 +68,6 @@ async def start_subscription(
         "version": 1,
         "is_personal": is_personal,
         "cancel_at_period_end": False,
-        **_limit_columns(plan),
     }
     inserted = (await session.execute(_START, values)).first()
     if inserted is None:
@@ -103,8 +102,6 @@ async def apply_change(
     before = _visible_state(subscription)
     if plan is not None:
         subscription.plan = plan.code
-        for name, value in _limit_columns(plan).items():
-            setattr(subscription, name, value)
     if status is not None:
         subscription.status = status
     if current_period_end is not None or clear_period_end:
@@ -210,14 +207,6 @@ async def read_subscription(session: AsyncSession, *, org_id: str) -> Subscripti
     if subscription is None:
         raise OrgNotFound(f"org {org_id} not found")
     return subscription
-
-
-def _limit_columns(plan: Plan) -> dict[str, int | None]:
-    return {
-        "sessions_limit": plan.limits.sessions_per_month,
-        "scenarios_limit": plan.limits.scenarios,
-        "seats_limit": plan.limits.seats,
-    }
 
 
 def _visible_state(subscription: Subscription) -> tuple[object, ...]:

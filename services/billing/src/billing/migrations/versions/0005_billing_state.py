@@ -1,7 +1,8 @@
 """billing: subscription state from Stripe, usage meters, members, Stripe deliveries.
 
-- `subscriptions` gains the period, the Stripe ids and order, past-due time and the limits the
-  quota statement reads (copied from the catalog on every plan change: one row, no join).
+- `subscriptions` gains the period, the Stripe ids and order, past-due time and Skool order.
+- `plan_limits`: the catalog's limits per plan (written from plans.yaml at every start), so the
+  quota statement finds an org's limit with one join and no copy on the subscription row.
 - `usage_counters` (one row per org, meter and period) and `meter_uses` (one row per
   idempotency key, with the answer given) hold the meters; both are tenant tables under RLS.
 - `members`: billing's projection of memberships (seats, and admin checks for checkout).
@@ -9,8 +10,9 @@
 - `lapse_schedule`: when an org's subscription is due for the lapse job (no tenant).
 - `stripe_links`: which org a Stripe customer or subscription belongs to (routing, no tenant).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0003 (numbered 0005 because main has a billing 0004, `0004_tenant_sets`; when the two
+meet, this revision's `down_revision` becomes "0004")
 """
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.db.tenancy import isolate_by_tenant, stop_isolating
 
-revision = "0004"
+revision = "0005"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
@@ -41,19 +43,13 @@ def upgrade() -> None:
     op.add_column("subscriptions", sa.Column("past_due_since", sa.DateTime(timezone=True)))
     # `occurred_at` of the newest Skool event applied: an older one changes nothing.
     op.add_column("subscriptions", sa.Column("skool_occurred_at", sa.DateTime(timezone=True)))
-    op.add_column("subscriptions", sa.Column("sessions_limit", sa.Integer))
-    op.add_column("subscriptions", sa.Column("scenarios_limit", sa.Integer))
-    op.add_column("subscriptions", sa.Column("seats_limit", sa.Integer))
-    # Rows written before this revision: fill the limits from the plans they were on then.
-    op.execute(
-        "UPDATE subscriptions SET sessions_limit = CASE plan WHEN 'individual_free' THEN 10 "
-        "WHEN 'individual_pro' THEN 100 WHEN 'individual_ultra' THEN 500 WHEN 'free' THEN 30 "
-        "WHEN 'starter' THEN 100 WHEN 'business' THEN 500 ELSE NULL END, "
-        "scenarios_limit = CASE plan WHEN 'individual_free' THEN 3 WHEN 'individual_pro' THEN 50 "
-        "WHEN 'individual_ultra' THEN 200 WHEN 'free' THEN 5 WHEN 'starter' THEN 20 "
-        "WHEN 'business' THEN 100 ELSE NULL END, "
-        "seats_limit = CASE plan WHEN 'free' THEN 3 WHEN 'starter' THEN 10 WHEN 'professional' "
-        "THEN 50 WHEN 'business' THEN 10 WHEN 'enterprise' THEN NULL ELSE 1 END"
+    op.create_table(
+        "plan_limits",
+        sa.Column("plan", sa.String, primary_key=True),
+        # None means unlimited.
+        sa.Column("seats", sa.Integer),
+        sa.Column("sessions_per_month", sa.Integer),
+        sa.Column("scenarios", sa.Integer),
     )
     op.create_table(
         "usage_counters",
@@ -120,10 +116,8 @@ def downgrade() -> None:
     for table in TENANT_TABLES:
         stop_isolating(table)
         op.drop_table(table)
+    op.drop_table("plan_limits")
     for column in (
-        "seats_limit",
-        "scenarios_limit",
-        "sessions_limit",
         "skool_occurred_at",
         "past_due_since",
         "stripe_event_created",
