@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 
-from billing.catalog import load_catalog
+from billing.catalog import load_catalog, parse_catalog
 from billing.service.subscriptions import initial_plan_for
 
 UNLIMITED = None
@@ -45,10 +47,42 @@ def test_personal_plans_have_no_team_features() -> None:
 
 def test_prices_match_the_design() -> None:
     catalog = load_catalog()
-    assert catalog.get("individual_pro").price == {"month": 2900, "year": 29000}
-    assert catalog.get("individual_ultra").price == {"month": 9900, "year": 99000}
-    assert catalog.get("starter").price["month"] == 4900
-    assert catalog.get("professional").price["month"] == 19900
+    assert catalog.get("individual_pro").prices == {"month": 2900, "year": 29000}
+    assert catalog.get("individual_ultra").prices == {"month": 9900, "year": 99000}
+    assert catalog.get("starter").prices["month"] == 4900 and catalog.get("starter").per_seat
+    assert catalog.get("professional").prices["month"] == 19900
+
+
+def test_only_paid_self_serve_plans_are_purchasable() -> None:
+    purchasable = {code for code, plan in load_catalog().plans.items() if plan.purchasable}
+    assert purchasable == {"individual_pro", "individual_ultra", "starter", "professional"}
+    for plan in load_catalog().plans.values():
+        assert all(plan.stripe_prices.values()) is plan.purchasable
+
+
+def test_stripe_price_ids_are_overridable_by_environment() -> None:
+    text = resources.files("billing").joinpath("plans.yaml").read_text()
+    catalog = parse_catalog(text, {"BILLING_STRIPE_PRICE_STARTER_YEAR": "price_real_123"})
+    assert catalog.get("starter").stripe_prices == {"month": "price_starter_month", "year": "price_real_123"}
+    assert catalog.by_stripe_price("price_real_123") == catalog.get("starter")
+    assert catalog.by_stripe_price("price_starter_year") is None
+
+
+@pytest.mark.parametrize(
+    "code,upgrade_to",
+    [
+        ("individual_free", "individual_pro"),
+        ("individual_pro", "individual_ultra"),
+        ("individual_ultra", None),
+        ("free", "starter"),
+        ("starter", "professional"),
+        ("business", "professional"),
+        ("professional", "enterprise"),
+        ("enterprise", None),
+    ],
+)
+def test_each_plan_names_the_next_plan_of_its_kind(code: str, upgrade_to: str | None) -> None:
+    assert load_catalog().get(code).upgrade_to == upgrade_to
 
 
 @pytest.mark.parametrize(
@@ -63,3 +97,7 @@ def test_prices_match_the_design() -> None:
 )
 def test_a_new_org_starts_on_a_plan_of_its_own_kind(requested: str, is_personal: bool, expected: str) -> None:
     assert initial_plan_for(requested=requested, is_personal=is_personal).code == expected
+
+
+def test_a_team_org_provisioned_for_skool_starts_on_business() -> None:
+    assert initial_plan_for(requested="free", is_personal=False, provisioned_for="skool").code == "business"

@@ -37,7 +37,9 @@ DEFAULTS = {
     "PLATFORM_TOKEN_AUDIENCE": "backbone",
     "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "10",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_dev_stripe_webhook_secret",
-    "BILLING_STRIPE_API_KEY": "sk_test_dev_placeholder",
+    "BILLING_STRIPE_API_KEY": "sk_test_dev_placeholder  (a real key: no stripe-mock is started)",
+    "BILLING_STRIPE_API_BASE": "(unset: stripe-mock's URL, started on 127.0.0.1:12111)",
+    "BILLING_PAST_DUE_GRACE_DAYS": "7",
     "SKOOL_INGEST_WEBHOOK_SECRET": "dev-skool-webhook-secret",
 }
 
@@ -92,6 +94,8 @@ def run() -> int:
         print(f"    Kafka        {platform.kafka_bootstrap}")
         print(f"    PostgreSQL   {platform.database_url}")
         print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {local_dir() / 'mail'})")
+        if platform.stripe_mock:
+            print(f"    stripe-mock  {platform.stripe_mock.url} (BILLING_STRIPE_API_BASE)")
         for name, group in fleet.replicas.items():
             first = group[0]
             print(f"    {name:<12} {first.url}  (docs {first.url}/docs, {len(group)} replica(s))")

@@ -17,6 +17,7 @@ from devstack.kafka import KafkaServer, create_topics
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, database_name
 from devstack.smtp_sink import SmtpSink
+from devstack.stripe_mock import StripeMock, wants_stripe_mock
 from devstack.supervisor import RestartPolicy, Supervisor
 from devstack.system import Logger
 
@@ -27,6 +28,7 @@ class Ports:
     kafka_controller: int = 9093
     postgres: int = 54329
     smtp: int = 8025
+    stripe: int = 12111  # stripe-mock
     service_offset: int = 0  # added to each service's default port (8001..8005)
 
     def shifted(self, offset: int) -> Ports:
@@ -36,6 +38,7 @@ class Ports:
             kafka_controller=self.kafka_controller + offset,
             postgres=self.postgres + offset,
             smtp=self.smtp + offset,
+            stripe=self.stripe + offset,
             service_offset=self.service_offset + offset,
         )
 
@@ -50,6 +53,9 @@ class Platform:
     kafka: KafkaServer | None = None
     postgres: PostgresServer | None = None
     smtp: SmtpSink | None = None
+    # Start stripe-mock for billing (default: unless a real BILLING_STRIPE_API_KEY is set).
+    use_stripe_mock: bool = field(default_factory=wants_stripe_mock)
+    stripe_mock: StripeMock | None = None
     fleet: Fleet | None = None
     replicas: Mapping[str, int] | None = None  # per service; one each when absent
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy.from_env)
@@ -100,6 +106,13 @@ class Platform:
         )
         self.smtp.start()
         self.supervisor.watch(self.smtp.child)
+        if self.use_stripe_mock:
+            self.stripe_mock = StripeMock(
+                port=self.ports.stripe, log_file=self.root / "logs" / "stripe-mock.log"
+            )
+            self.log(f"stripe-mock: starting on {self.stripe_mock.url}")
+            self.stripe_mock.start(self.log)
+            self.supervisor.watch(self.stripe_mock.child)
         self.log(f"infrastructure ready in {time.monotonic() - started:.1f}s")
 
     def shared_env(self) -> dict[str, str]:
@@ -108,6 +121,7 @@ class Platform:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports.smtp),
+            **({"BILLING_STRIPE_API_BASE": self.stripe_mock.url} if self.stripe_mock else {}),
         }
 
     def start_services(self, *, extra_env: dict[str, str] | None = None) -> Fleet:
@@ -125,7 +139,8 @@ class Platform:
 
     def children(self) -> dict[str, Child]:
         """Everything the platform runs, by name (`workspace-2`, `kafka`, `postgres`, `smtp-sink`)."""
-        found = [server.child for server in (self.postgres, self.kafka, self.smtp) if server is not None]
+        servers = (self.postgres, self.kafka, self.smtp, self.stripe_mock)
+        found = [server.child for server in servers if server is not None]
         if self.fleet is not None:
             found += [replica.child for replica in self.fleet.all()]
         return {child.name: child for child in found}
@@ -139,6 +154,8 @@ class Platform:
             self.fleet.stop()
         if self.smtp:
             self.smtp.stop()
+        if self.stripe_mock:
+            self.stripe_mock.stop()
         if self.kafka:
             self.kafka.stop()
         if self.postgres:

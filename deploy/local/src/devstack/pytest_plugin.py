@@ -20,7 +20,7 @@ from devstack.services import Fleet
 
 # DEVSTACK_TEST_PORT_OFFSET moves them all, so two test sessions can run side by side.
 TEST_PORTS = Ports(
-    kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, service_offset=10000
+    kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, stripe=22111, service_offset=10000
 ).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
 TEST_SERVICE_KEY = "test-service-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
@@ -37,6 +37,8 @@ TEST_ENV = {
     "IDENTITY_KEY_PUBLISH_DELAY_SECONDS": "2",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
     "BILLING_STRIPE_API_KEY": "sk_test_backbone",
+    # billing's lapse job (past-due grace, trial and cancelled-period ends) checks twice a second.
+    "BILLING_LAPSE_CHECK_SECONDS": "0.5",
     "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",
 }
 
@@ -50,6 +52,7 @@ def platform() -> Iterator[Platform]:
         ports=TEST_PORTS,
         durable=False,
         fresh=True,
+        use_stripe_mock=True,
         log=lambda message: print(f"[platform] {message}", flush=True),
     )
     try:

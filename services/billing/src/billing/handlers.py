@@ -1,17 +1,30 @@
-"""billing's consumers."""
+"""billing's consumers: one function per event type it reads (`workspace.orgs`, `skool.subscriptions`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.service.subscriptions import NewOrg, start_subscriptions
+from billing.service.members import forget_member, record_member, record_members
+from billing.service.skool import apply_skool_cancelled, apply_skool_subscribed
+from billing.service.subscriptions import NewOrg, convert_to_team, start_subscriptions
+from billing.stripe_gateway import StripeGateway
 from shared.events.envelope import Envelope
-from shared.events.schemas.workspace import OrgCreated
-from shared.events.topics import WORKSPACE_ORGS
-from shared.messaging.consumer import Batched
+from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
+from shared.events.schemas.workspace import (
+    MembershipAdded,
+    MembershipRemoved,
+    MembershipRoleChanged,
+    OrgConverted,
+    OrgCreated,
+)
+from shared.events.topics import SKOOL_SUBSCRIPTIONS, WORKSPACE_ORGS
+from shared.messaging.consumer import Batched, EventHandler
 from shared.runtime import Subscription
+
+log = logging.getLogger(__name__)
 
 
 async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
@@ -19,10 +32,80 @@ async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> 
     orgs = []
     for event in events:
         data = event.payload(OrgCreated)
-        orgs.append(NewOrg(data.org_id, data.initial_plan, data.is_personal, event.traceparent))
+        orgs.append(
+            NewOrg(data.org_id, data.initial_plan, data.is_personal, data.provisioned_for, event.traceparent)
+        )
     await start_subscriptions(session, orgs=orgs)
 
 
-SUBSCRIPTIONS = (
-    Subscription(topic=WORKSPACE_ORGS, handlers={OrgCreated.event_type: Batched(on_orgs_created)}),
-)
+def on_org_converted(stripe: StripeGateway) -> EventHandler:
+    async def handle(session: AsyncSession, event: Envelope) -> None:
+        data = event.payload(OrgConverted)
+        individual = await convert_to_team(session, org_id=data.org_id, requested_plan=data.plan)
+        if individual is not None:
+            # In the same unit of work: if Stripe cannot be reached the conversion is retried
+            # (the idempotency key makes a second cancel harmless).
+            await stripe.cancel_subscription(
+                subscription_id=individual, idempotency_key=f"convert-{individual}"
+            )
+
+    return handle
+
+
+async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Every signup brings one: a run is recorded with one statement."""
+    added = [event.payload(MembershipAdded) for event in events]
+    await record_members(session, members=[(data.org_id, data.user_id, data.role) for data in added])
+
+
+async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(MembershipRoleChanged)
+    await record_member(session, org_id=data.org_id, user_id=data.user_id, role=data.role)
+
+
+async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(MembershipRemoved)
+    await forget_member(session, org_id=data.org_id, user_id=data.user_id)
+
+
+async def on_skool_subscribed(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(SkoolSubscribed)
+    if data.org_id is None:
+        return  # a new Skool org starts on business through org.created
+    await apply_skool_subscribed(
+        session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
+    )
+
+
+async def on_skool_cancelled(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(SkoolCancelled)
+    if data.org_id is None:
+        log.warning("skool.cancelled %s names no org: nothing to end", event.id)
+        return
+    await apply_skool_cancelled(
+        session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
+    )
+
+
+SKOOL_HANDLERS: dict[str, EventHandler] = {
+    SkoolSubscribed.event_type: on_skool_subscribed,
+    SkoolCancelled.event_type: on_skool_cancelled,
+}
+
+
+def build_subscriptions(stripe: StripeGateway, *, skool: bool = False) -> tuple[Subscription, ...]:
+    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe.
+    With `skool`, also `skool.subscriptions` (BILLING_CONSUME_SKOOL_EVENTS)."""
+    skool_subscription = (Subscription(topic=SKOOL_SUBSCRIPTIONS, handlers=SKOOL_HANDLERS),)
+    return (
+        Subscription(
+            topic=WORKSPACE_ORGS,
+            handlers={
+                OrgCreated.event_type: Batched(on_orgs_created),
+                OrgConverted.event_type: on_org_converted(stripe),
+                MembershipAdded.event_type: Batched(on_memberships_added),
+                MembershipRoleChanged.event_type: on_membership_role_changed,
+                MembershipRemoved.event_type: on_membership_removed,
+            },
+        ),
+    ) + (skool_subscription if skool else ())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import datetime
+from typing import Literal
 
+from pydantic import BaseModel, Field
+
+from billing.catalog import Plan
 from shared.events.schemas.billing import PlanLimits
 
 
@@ -14,3 +18,102 @@ class SubscriptionRead(BaseModel):
     version: int
     limits: PlanLimits
     features: dict[str, bool]
+
+
+class PlanRead(BaseModel):
+    """A plan as a pricing page shows it (API.md's Plan). Limits of `null` are unlimited."""
+
+    id: str
+    name: str
+    kind: Literal["personal", "team"]
+    seats: int | None
+    sessions_per_month: int | None
+    scenarios: int | None
+    features: dict[str, bool]
+    prices: dict[str, int | None]
+    per_seat: bool
+    purchasable: bool
+    stripe_prices: dict[str, str | None]
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanRead:
+        return cls(
+            id=plan.code,
+            name=plan.name,
+            kind=plan.kind,
+            seats=plan.limits.seats,
+            sessions_per_month=plan.limits.sessions_per_month,
+            scenarios=plan.limits.scenarios,
+            features=plan.features,
+            prices=plan.prices,
+            per_seat=plan.per_seat,
+            purchasable=plan.purchasable,
+            stripe_prices=plan.stripe_prices,
+        )
+
+
+class PlansRead(BaseModel):
+    individual: list[PlanRead]
+    team: list[PlanRead]
+
+
+class Limits(BaseModel):
+    seats: int | None
+    sessions_per_month: int | None
+    scenarios: int | None
+
+
+class Usage(BaseModel):
+    seats: int
+    sessions: int
+    scenarios: int
+
+
+class Entitlements(BaseModel):
+    org_id: str
+    plan: str
+    kind: str
+    status: str
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    features: dict[str, bool]
+    limits: Limits
+    usage: Usage
+    sessions_reset_at: datetime
+
+
+class ConsumeRequest(BaseModel):
+    quantity: int = Field(default=1, ge=1, le=1000)
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class ReserveRequest(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class GaugeRead(BaseModel):
+    used: int
+    limit: int | None
+    remaining: int | None
+
+
+class ConsumeRead(GaugeRead):
+    resets_at: datetime
+
+
+class CheckoutRequest(BaseModel):
+    plan: str = Field(min_length=1)
+    interval: Literal["month", "year"]
+
+
+class CheckoutRead(BaseModel):
+    url: str
+    session_id: str
+
+
+class PortalRead(BaseModel):
+    url: str
+
+
+class WebhookRead(BaseModel):
+    status: Literal["processed", "duplicate", "ignored"]

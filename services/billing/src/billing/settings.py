@@ -24,3 +24,20 @@ class BillingSettings(ServiceSettings):
 
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
     stripe_api_key: str = DEV_STRIPE_API_KEY
+    # Where the Stripe API is: None for Stripe itself; stripe-mock's URL locally and in tests.
+    stripe_api_base: str | None = None
+    # Outbound Stripe calls: attempts on connection errors (tenacity), and each call's timeout.
+    stripe_attempts: int = 3
+    stripe_timeout_seconds: float = 10
+    # Where Stripe sends the browser back after checkout / from the customer portal.
+    checkout_success_url: str = "http://localhost:3000/billing?checkout=success"
+    checkout_cancel_url: str = "http://localhost:3000/billing?checkout=cancelled"
+    portal_return_url: str = "http://localhost:3000/billing"
+    # A past-due subscription keeps its paid limits this long, then the kind's free limits apply.
+    past_due_grace_days: float = 7
+    # Consume `skool.subscriptions` (skool.subscribed / skool.cancelled naming an org). Off until
+    # skool-ingest publishes them: a group that reads a topic nobody writes to is reported idle
+    # by the replica test's per-topic work check (tests/e2e/test_replicas.py).
+    consume_skool_events: bool = False
+    # How often the lapse job looks for ended grace periods, trials and cancelled periods.
+    lapse_check_seconds: float = 60

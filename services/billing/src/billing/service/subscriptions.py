@@ -1,24 +1,34 @@
-"""Starting and reading org subscriptions; every change is announced as `subscription.changed`."""
+"""Org subscriptions: started by `org.created`, moved by conversions, Stripe and the lapse job.
+
+Every change goes through `apply_change`, which bumps `version` and announces
+`subscription.changed` in the same transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Boolean, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Boolean, Text
 
 from billing.catalog import PERSONAL_DEFAULT_PLAN, TEAM_DEFAULT_PLAN, Plan, load_catalog
-from billing.errors import SubscriptionNotFound
+from billing.errors import OrgNotFound, SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
+from billing.service.lapses import schedule_lapse
+from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant, set_tenants
 from shared.events.schemas.billing import SubscriptionChanged
-from shared.outbox import NewEvent, record_events
+from shared.outbox import NewEvent, record_event, record_events
 
 SOURCE = "billing"
+SKOOL = "skool"
+SKOOL_PLAN = "business"
+CONVERSION_DEFAULT_PLAN = "starter"
+TRIAL = timedelta(days=14)
 # Built once, one statement for a whole batch of new orgs; an org that has a subscription
 # already (a redelivered org.created) is skipped.
 _START = text(
@@ -41,13 +51,17 @@ class NewOrg:
     org_id: str
     requested_plan: str
     is_personal: bool
+    provisioned_for: str | None = None
     traceparent: str | None = None
 
 
-def initial_plan_for(*, requested: str, is_personal: bool) -> Plan:
-    """The plan a new org starts on: the requested one if it fits the org's kind, else the default."""
+def initial_plan_for(*, requested: str, is_personal: bool, provisioned_for: str | None = None) -> Plan:
+    """The plan a new org starts on: `business` for a team org provisioned for Skool, else the
+    requested one if it fits the org's kind, else the kind's default."""
     catalog = load_catalog()
     kind = "personal" if is_personal else "team"
+    if provisioned_for == SKOOL and not is_personal:
+        return catalog.get(SKOOL_PLAN)
     plan = catalog.plans.get(requested)
     if plan is not None and plan.kind == kind:
         return plan
@@ -59,7 +73,12 @@ async def start_subscriptions(session: AsyncSession, *, orgs: Sequence[NewOrg]) 
     returns the ids of the orgs started."""
     if not orgs:
         return []
-    plans = [initial_plan_for(requested=org.requested_plan, is_personal=org.is_personal) for org in orgs]
+    plans = [
+        initial_plan_for(
+            requested=org.requested_plan, is_personal=org.is_personal, provisioned_for=org.provisioned_for
+        )
+        for org in orgs
+    ]
     await set_tenants(session, [org.org_id for org in orgs])
     values = {
         "org_ids": [org.org_id for org in orgs],
@@ -70,7 +89,7 @@ async def start_subscriptions(session: AsyncSession, *, orgs: Sequence[NewOrg]) 
     announcements = [
         NewEvent(
             org.org_id,
-            _changed(org_id=org.org_id, plan=plan, status="active", version=1),
+            changed_event(org_id=org.org_id, plan=plan, status="active", version=1),
             traceparent=org.traceparent,
         )
         for org, plan in zip(orgs, plans, strict=True)
@@ -80,7 +99,95 @@ async def start_subscriptions(session: AsyncSession, *, orgs: Sequence[NewOrg]) 
     return [event.subject for event in announcements]
 
 
-def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> SubscriptionChanged:
+async def lock_subscription(session: AsyncSession, *, org_id: str) -> Subscription | None:
+    """The org's subscription row, locked until the transaction ends (changes are serialised)."""
+    await set_tenant(session, org_id)
+    return await session.get(Subscription, org_id, with_for_update=True, populate_existing=True)
+
+
+async def apply_change(
+    session: AsyncSession,
+    subscription: Subscription,
+    *,
+    plan: Plan | None = None,
+    status: str | None = None,
+    current_period_end: datetime | None = None,
+    clear_period_end: bool = False,
+    cancel_at_period_end: bool | None = None,
+) -> bool:
+    """Change what is given; if anything changed, bump the version and announce it.
+    Returns whether anything changed."""
+    before = _visible_state(subscription)
+    if plan is not None:
+        subscription.plan = plan.code
+    if status is not None:
+        subscription.status = status
+    if current_period_end is not None or clear_period_end:
+        subscription.current_period_end = current_period_end
+    if cancel_at_period_end is not None:
+        subscription.cancel_at_period_end = cancel_at_period_end
+    session.add(subscription)
+    await schedule_lapse(session, subscription)
+    if _visible_state(subscription) == before:
+        await session.flush()
+        return False
+    subscription.version += 1
+    subscription.updated_at = utcnow()
+    await session.flush()
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=subscription.org_id,
+        data=changed_event(
+            org_id=subscription.org_id,
+            plan=load_catalog().get(subscription.plan),
+            status=subscription.status,
+            version=subscription.version,
+            current_period_end=subscription.current_period_end,
+            cancel_at_period_end=subscription.cancel_at_period_end,
+        ),
+    )
+    return True
+
+
+async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan: str) -> str | None:
+    """A personal org became a team org: it moves to the chosen team plan (default `starter`) on a
+    14-day trial. Returns the individual Stripe subscription the caller must cancel, if any."""
+    subscription = await lock_subscription(session, org_id=org_id)
+    if subscription is None:
+        raise SubscriptionNotFound(f"org {org_id} has no subscription")
+    if not subscription.is_personal:
+        return None  # already converted: a redelivery
+    individual = subscription.stripe_subscription_id if subscription.status != "canceled" else None
+    catalog = load_catalog()
+    plan = catalog.plans.get(requested_plan)
+    if plan is None or plan.kind != "team" or not plan.purchasable:
+        plan = catalog.get(CONVERSION_DEFAULT_PLAN)
+    subscription.is_personal = False
+    subscription.stripe_plan = None
+    subscription.stripe_subscription_id = None
+    subscription.stripe_event_created = None
+    subscription.past_due_since = None
+    await apply_change(
+        session,
+        subscription,
+        plan=plan,
+        status="trialing",
+        current_period_end=utcnow() + TRIAL,
+        cancel_at_period_end=False,
+    )
+    return individual
+
+
+def changed_event(
+    *,
+    org_id: str,
+    plan: Plan,
+    status: str,
+    version: int,
+    current_period_end: datetime | None = None,
+    cancel_at_period_end: bool = False,
+) -> SubscriptionChanged:
     return SubscriptionChanged(
         org_id=org_id,
         plan=plan.code,
@@ -89,6 +196,8 @@ def _changed(*, org_id: str, plan: Plan, status: str, version: int) -> Subscript
         version=version,
         limits=plan.limits,
         features=plan.features,
+        current_period_end=current_period_end,
+        cancel_at_period_end=cancel_at_period_end,
     )
 
 
@@ -106,4 +215,23 @@ async def get_subscription(session: AsyncSession, *, org_id: str) -> Subscriptio
         version=subscription.version,
         limits=plan.limits,
         features=plan.features,
+    )
+
+
+async def read_subscription(session: AsyncSession, *, org_id: str) -> Subscription:
+    """The org's subscription row; 404 `org_not_found` for an org billing does not know."""
+    await set_tenant(session, org_id)
+    subscription = await session.get(Subscription, org_id)
+    if subscription is None:
+        raise OrgNotFound(f"org {org_id} not found")
+    return subscription
+
+
+def _visible_state(subscription: Subscription) -> tuple[object, ...]:
+    return (
+        subscription.plan,
+        subscription.status,
+        subscription.is_personal,
+        subscription.current_period_end,
+        subscription.cancel_at_period_end,
     )

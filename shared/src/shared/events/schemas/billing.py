@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 from shared.events.envelope import EventData
@@ -28,3 +30,7 @@ class SubscriptionChanged(EventData):
     version: int
     limits: PlanLimits
     features: dict[str, bool]
+    # Added later (defaults keep older payloads valid): when the current period (or trial) ends,
+    # and whether the plan then ends (Stripe `cancel_at_period_end`, a Skool cancellation).
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
