@@ -72,7 +72,10 @@ class StripeMock:
     def _spawn(self) -> subprocess.Popen[bytes]:
         assert self._binary is not None
         return spawn(
-            [str(self._binary), "-http-addr", f"127.0.0.1:{self.port}"], log_file=self.child.log_file
+            # Its HTTPS listener (unused here) takes a free port the system picks: left to its
+            # default, 12112, two platforms on one machine (a run and a test session) collide.
+            [str(self._binary), "-http-addr", f"127.0.0.1:{self.port}", "-https-addr", "127.0.0.1:"],
+            log_file=self.child.log_file,
         )
 
     def _listens(self) -> bool:
