@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.envelope import Envelope
 from shared.events.schemas.identity import UserCreated
-from shared.events.topics import IDENTITY_USERS
+from shared.events.schemas.invites import InvitationAccepted, InvitationRedemptionFailed
+from shared.events.topics import IDENTITY_USERS, INVITES_INVITATIONS
 from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
+from workspace.service.invitations import accept_invitation, fall_back_to_personal
 from workspace.service.signup import Signup, provision_new_users
 
 
@@ -20,6 +22,21 @@ async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) ->
     await provision_new_users(session, signups=signups)
 
 
+async def on_invitation_accepted(session: AsyncSession, event: Envelope) -> None:
+    await accept_invitation(session, accepted=event.payload(InvitationAccepted))
+
+
+async def on_invitation_redemption_failed(session: AsyncSession, event: Envelope) -> None:
+    await fall_back_to_personal(session, failed=event.payload(InvitationRedemptionFailed))
+
+
 SUBSCRIPTIONS = (
     Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: Batched(on_users_created)}),
+    Subscription(
+        topic=INVITES_INVITATIONS,
+        handlers={
+            InvitationAccepted.event_type: on_invitation_accepted,
+            InvitationRedemptionFailed.event_type: on_invitation_redemption_failed,
+        },
+    ),
 )

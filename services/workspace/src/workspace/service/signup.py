@@ -9,12 +9,14 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
+from workspace.service.invitations import InvitedSignup, hold_invited_signups
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 
 
 class SignupPath(Enum):
     PERSONAL = "personal"  # flow 1: a personal workspace on individual_free
-    # Flow 2 (invitation link) and flow 3 (Skool entitlement) join here with their issues.
+    INVITED = "invited"  # flow 2: wait for invites' verdict (docs/invitations.md)
+    # Flow 3 (Skool entitlement) joins here with its issue.
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,28 @@ class Signup:
 
 
 def choose_signup_path(user: UserCreated) -> SignupPath:
-    """Decide how a new user is provisioned.
-
-    Until invitation redemption exists (invites service), a user who arrived with a
-    `pending_invitation` gets flow 2's documented fallback: a personal workspace.
-    """
+    """Decide how a new user is provisioned: one who arrived with a `pending_invitation` waits for
+    invites to redeem it (and gets a personal workspace only if that fails)."""
+    if user.pending_invitation:
+        return SignupPath.INVITED
     return SignupPath.PERSONAL
 
 
 async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup]) -> None:
     """Give each newly signed-up user the workspace their signup path calls for (a batch at once)."""
+    paths = [(signup, choose_signup_path(signup.user)) for signup in signups]
     personal = [
         PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
-        for signup in signups
-        if choose_signup_path(signup.user) is SignupPath.PERSONAL
+        for signup, path in paths
+        if path is SignupPath.PERSONAL
     ]
+    invited = [
+        InvitedSignup(
+            signup.user.user_id, signup.user.first_name, signup.user.pending_invitation, signup.traceparent
+        )
+        for signup, path in paths
+        if path is SignupPath.INVITED
+    ]
+    # Invited users whose redemption already failed (its verdict came first) fall back now.
+    personal += await hold_invited_signups(session, signups=invited)
     await create_personal_orgs(session, requests=personal)

@@ -1,0 +1,40 @@
+"""workspace: new users whose signup carried an invitation, and invites' verdict on it.
+
+A row is written by whichever of `user.created` and the verdict (`invitation.accepted` /
+`invitation.redemption_failed`) arrives first; the second completes it. Per user, not tenant
+data (no org yet), so no row-level security.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE invited_signups (
+            user_id text PRIMARY KEY,
+            -- Set once user.created has been seen (what a fallback personal org needs).
+            signed_up boolean NOT NULL DEFAULT false,
+            first_name text,
+            invitation text,
+            traceparent text,
+            -- NULL while waiting for invites; 'joined' or 'failed'.
+            outcome text,
+            -- Why the redemption failed (invites' error code), when it did.
+            reason text,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE invited_signups")

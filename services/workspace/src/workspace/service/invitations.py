@@ -1,0 +1,124 @@
+"""Invited signups and invitation acceptances (DESIGN flow 2; see docs/invitations.md).
+
+A new user whose `user.created` carries an invitation gets no personal workspace until invites
+has decided: `invitation.accepted` (at signup) → the membership, never a personal org;
+`invitation.redemption_failed` → the personal workspace after all, with the reason kept. The two
+come on different topics, in either order and possibly twice: `invited_signups` keeps what was
+seen of each, and every effect rests on a natural key (membership primary key, unique
+`personal_user_id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
+
+from shared.db.tenancy import set_tenant
+from shared.events.schemas.invites import InvitationAccepted, InvitationRedemptionFailed
+from shared.events.schemas.workspace import MembershipAdded
+from shared.messaging.consumer import PermanentError
+from shared.outbox import record_event
+from workspace.service.personal import SOURCE, PersonalOrgRequest, create_personal_orgs
+
+# user.created for a run of invited users: remember them, and learn which verdicts already came.
+_SIGNED_UP = text(
+    "INSERT INTO invited_signups (user_id, signed_up, first_name, invitation, traceparent) "
+    "SELECT u.user_id, true, u.first_name, u.invitation, u.traceparent "
+    "FROM unnest(:user_ids, :first_names, :invitations, :traceparents) "
+    "AS u(user_id, first_name, invitation, traceparent) "
+    "ON CONFLICT (user_id) DO UPDATE SET signed_up = true, first_name = excluded.first_name, "
+    "invitation = excluded.invitation, traceparent = excluded.traceparent, updated_at = now() "
+    "RETURNING user_id, outcome"
+).bindparams(
+    bindparam("user_ids", type_=ARRAY(Text())),
+    bindparam("first_names", type_=ARRAY(Text())),
+    bindparam("invitations", type_=ARRAY(Text())),
+    bindparam("traceparents", type_=ARRAY(Text())),
+)
+# Joined is final: a later failure verdict (for another invitation) cannot undo a membership.
+_VERDICT = text(
+    "INSERT INTO invited_signups (user_id, outcome, reason) VALUES (:user_id, :outcome, :reason) "
+    "ON CONFLICT (user_id) DO UPDATE SET "
+    "outcome = CASE WHEN invited_signups.outcome = 'joined' THEN 'joined' ELSE excluded.outcome END, "
+    "reason = CASE WHEN invited_signups.outcome = 'joined' THEN invited_signups.reason "
+    "ELSE excluded.reason END, updated_at = now() "
+    "RETURNING signed_up, outcome, first_name, traceparent"
+)
+_ORG_KIND = text("SELECT is_personal FROM orgs WHERE id = :org_id")
+_ADD_MEMBER = text(
+    "INSERT INTO memberships (org_id, user_id, role) VALUES (:org_id, :user_id, :role) "
+    "ON CONFLICT (org_id, user_id) DO NOTHING RETURNING user_id"
+)
+
+
+@dataclass(frozen=True)
+class InvitedSignup:
+    user_id: str
+    first_name: str | None
+    invitation: str | None
+    traceparent: str | None
+
+
+async def hold_invited_signups(
+    session: AsyncSession, *, signups: Sequence[InvitedSignup]
+) -> list[PersonalOrgRequest]:
+    """Record new users who came with an invitation (one statement); returns those whose
+    redemption already failed, who get their personal workspace now. The others wait."""
+    if not signups:
+        return []
+    rows = await session.execute(
+        _SIGNED_UP,
+        {
+            "user_ids": [s.user_id for s in signups],
+            "first_names": [s.first_name for s in signups],
+            "invitations": [s.invitation for s in signups],
+            "traceparents": [s.traceparent for s in signups],
+        },
+    )
+    failed = {row.user_id for row in rows if row.outcome == "failed"}
+    return [
+        PersonalOrgRequest(s.user_id, s.first_name, s.traceparent) for s in signups if s.user_id in failed
+    ]
+
+
+async def accept_invitation(session: AsyncSession, *, accepted: InvitationAccepted) -> None:
+    """Add the membership invites accepted (an existing member keeps their role) and announce it;
+    a signup's acceptance also settles that the user gets no personal workspace."""
+    if accepted.at_signup:
+        await session.execute(_VERDICT, {"user_id": accepted.user_id, "outcome": "joined", "reason": None})
+    await set_tenant(session, accepted.org_id)
+    is_personal = (await session.execute(_ORG_KIND, {"org_id": accepted.org_id})).scalar_one_or_none()
+    if is_personal is None:
+        raise PermanentError(f"invitation.accepted for unknown org {accepted.org_id}")
+    added = await session.execute(
+        _ADD_MEMBER, {"org_id": accepted.org_id, "user_id": accepted.user_id, "role": accepted.role}
+    )
+    if added.first() is None:
+        return
+    await record_event(
+        session,
+        source=SOURCE,
+        subject=accepted.org_id,
+        data=MembershipAdded(
+            org_id=accepted.org_id, user_id=accepted.user_id, role=accepted.role, is_personal_org=is_personal
+        ),
+    )
+
+
+async def fall_back_to_personal(session: AsyncSession, *, failed: InvitationRedemptionFailed) -> None:
+    """The signup's invitation could not be redeemed: record why, and create the personal
+    workspace now if the user's signup was already seen (else user.created will)."""
+    row = (
+        await session.execute(
+            _VERDICT, {"user_id": failed.user_id, "outcome": "failed", "reason": failed.reason}
+        )
+    ).one()
+    if row.signed_up and row.outcome == "failed":
+        await create_personal_orgs(
+            session, requests=[PersonalOrgRequest(failed.user_id, row.first_name, row.traceparent)]
+        )
