@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from invites import api, public
+from invites import api, invitations_api, public
 from invites.handlers import SUBSCRIPTIONS
 from invites.ratelimit import RateLimiter
 from invites.settings import InvitesSettings
@@ -20,6 +20,6 @@ def create_app(settings: InvitesSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS,
     )
-    app = runtime.build_app(title="invites", routers=[api.router, public.router])
+    app = runtime.build_app(title="invites", routers=[api.router, invitations_api.router, public.router])
     app.state.public_rate_limiter = RateLimiter(per_minute=settings.public_rate_limit_per_minute)
     return app

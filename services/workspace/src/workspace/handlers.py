@@ -8,11 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.envelope import Envelope
 from shared.events.schemas.identity import UserCreated
-from shared.events.schemas.invites import InvitationAccepted, InvitationRedemptionFailed
+from shared.events.schemas.invites import (
+    InvitationAccepted,
+    InvitationCreated,
+    InvitationRedemptionFailed,
+    InvitationRevoked,
+)
 from shared.events.topics import IDENTITY_USERS, INVITES_INVITATIONS
 from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
-from workspace.service.invitations import accept_invitation, fall_back_to_personal
+from workspace.service.invitations import (
+    accept_invitation,
+    fall_back_to_personal,
+    note_invitation_created,
+    note_invitation_revoked,
+)
 from workspace.service.signup import Signup, provision_new_users
 
 
@@ -30,11 +40,21 @@ async def on_invitation_redemption_failed(session: AsyncSession, event: Envelope
     await fall_back_to_personal(session, failed=event.payload(InvitationRedemptionFailed))
 
 
+async def on_invitation_created(session: AsyncSession, event: Envelope) -> None:
+    await note_invitation_created(session, created=event.payload(InvitationCreated))
+
+
+async def on_invitation_revoked(session: AsyncSession, event: Envelope) -> None:
+    await note_invitation_revoked(session, revoked=event.payload(InvitationRevoked))
+
+
 SUBSCRIPTIONS = (
     Subscription(topic=IDENTITY_USERS, handlers={UserCreated.event_type: Batched(on_users_created)}),
     Subscription(
         topic=INVITES_INVITATIONS,
         handlers={
+            InvitationCreated.event_type: on_invitation_created,
+            InvitationRevoked.event_type: on_invitation_revoked,
             InvitationAccepted.event_type: on_invitation_accepted,
             InvitationRedemptionFailed.event_type: on_invitation_redemption_failed,
         },

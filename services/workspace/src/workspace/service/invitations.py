@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 
 from shared.db.tenancy import set_tenant
-from shared.events.schemas.invites import InvitationAccepted, InvitationRedemptionFailed
+from shared.events.schemas.invites import (
+    InvitationAccepted,
+    InvitationCreated,
+    InvitationRedemptionFailed,
+    InvitationRevoked,
+)
 from shared.events.schemas.workspace import MembershipAdded
 from shared.messaging.consumer import PermanentError
 from shared.outbox import record_event
@@ -56,6 +61,50 @@ _ADD_MEMBER = text(
 )
 
 
+_OPEN_EMAIL_INVITATION = text(
+    "INSERT INTO email_invitation_views (invitation_id, email, expires_at) VALUES (:id, :email, :expires_at) "
+    "ON CONFLICT (invitation_id) DO UPDATE SET email = excluded.email, expires_at = excluded.expires_at "
+    "WHERE email_invitation_views.open"
+)
+_CLOSE_EMAIL_INVITATION = text(
+    "INSERT INTO email_invitation_views (invitation_id, open) VALUES (:id, false) "
+    "ON CONFLICT (invitation_id) DO UPDATE SET open = false"
+)
+_INVITED_ADDRESSES = text(
+    "SELECT DISTINCT email FROM email_invitation_views WHERE open AND expires_at > now() "
+    "AND email = ANY(:emails)"
+).bindparams(bindparam("emails", type_=ARRAY(Text())))
+
+
+def normalize_email(email: str | None) -> str | None:
+    """As invites binds invitations to addresses: trimmed, lower case."""
+    cleaned = (email or "").strip().lower()
+    return cleaned or None
+
+
+async def invited_addresses(session: AsyncSession, *, emails: Sequence[str | None]) -> set[str]:
+    """Which of these (normalized) addresses have an open email invitation (one statement)."""
+    addresses = sorted({e for e in map(normalize_email, emails) if e})
+    if not addresses:
+        return set()
+    return {row.email for row in await session.execute(_INVITED_ADDRESSES, {"emails": addresses})}
+
+
+async def note_invitation_created(session: AsyncSession, *, created: InvitationCreated) -> None:
+    """An email invitation for an address with no account yet: its signup will wait for invites."""
+    if created.kind != "email" or created.for_existing_user or not created.email:
+        return
+    await session.execute(
+        _OPEN_EMAIL_INVITATION,
+        {"id": created.invitation_id, "email": created.email, "expires_at": created.expires_at},
+    )
+
+
+async def note_invitation_revoked(session: AsyncSession, *, revoked: InvitationRevoked) -> None:
+    if revoked.kind == "email":
+        await session.execute(_CLOSE_EMAIL_INVITATION, {"id": revoked.invitation_id})
+
+
 @dataclass(frozen=True)
 class InvitedSignup:
     user_id: str
@@ -89,6 +138,8 @@ async def hold_invited_signups(
 async def accept_invitation(session: AsyncSession, *, accepted: InvitationAccepted) -> None:
     """Add the membership invites accepted (an existing member keeps their role) and announce it;
     a signup's acceptance also settles that the user gets no personal workspace."""
+    if accepted.kind == "email":
+        await session.execute(_CLOSE_EMAIL_INVITATION, {"id": accepted.invitation_id})
     if accepted.at_signup:
         await session.execute(_VERDICT, {"user_id": accepted.user_id, "outcome": "joined", "reason": None})
     await set_tenant(session, accepted.org_id)

@@ -9,7 +9,12 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
-from workspace.service.invitations import InvitedSignup, hold_invited_signups
+from workspace.service.invitations import (
+    InvitedSignup,
+    hold_invited_signups,
+    invited_addresses,
+    normalize_email,
+)
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 
 
@@ -27,17 +32,21 @@ class Signup:
     traceparent: str | None = None
 
 
-def choose_signup_path(user: UserCreated) -> SignupPath:
-    """Decide how a new user is provisioned: one who arrived with a `pending_invitation` waits for
-    invites to redeem it (and gets a personal workspace only if that fails)."""
-    if user.pending_invitation:
+def choose_signup_path(
+    user: UserCreated, *, invited_emails: set[str] | frozenset[str] = frozenset()
+) -> SignupPath:
+    """Decide how a new user is provisioned: one who arrived with a `pending_invitation`, or whose
+    address has an open email invitation, waits for invites to redeem it (and gets a personal
+    workspace only if that fails)."""
+    if user.pending_invitation or normalize_email(user.email) in invited_emails:
         return SignupPath.INVITED
     return SignupPath.PERSONAL
 
 
 async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup]) -> None:
     """Give each newly signed-up user the workspace their signup path calls for (a batch at once)."""
-    paths = [(signup, choose_signup_path(signup.user)) for signup in signups]
+    invited_emails = await invited_addresses(session, emails=[signup.user.email for signup in signups])
+    paths = [(signup, choose_signup_path(signup.user, invited_emails=invited_emails)) for signup in signups]
     personal = [
         PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
         for signup, path in paths

@@ -26,6 +26,9 @@ class InvitationCreated(EventData):
     created_by: str
     # Email invitations only: the normalized address the invitation is bound to.
     email: str | None = None
+    # Email invitations only: the address already had an account when it was invited (so no
+    # signup will wait for this invitation; the user accepts it with POST .../accept).
+    for_existing_user: bool = False
 
 
 class InvitationAccepted(EventData):

@@ -1,4 +1,5 @@
-"""workspace: new users whose signup carried an invitation, and invites' verdict on it.
+"""workspace: new users whose signup carried an invitation, and invites' verdict on it; the
+email invitations a new user's address may have (so their signup waits for invites).
 
 A row is written by whichever of `user.created` and the verdict (`invitation.accepted` /
 `invitation.redemption_failed`) arrives first; the second completes it. Per user, not tenant
@@ -34,7 +35,21 @@ def upgrade() -> None:
         )
         """
     )
+    # From invites' invitation.created / .revoked / .accepted (kind email). A closed one stays as
+    # a tombstone, so a late invitation.created cannot reopen it.
+    op.execute(
+        """
+        CREATE TABLE email_invitation_views (
+            invitation_id uuid PRIMARY KEY,
+            email text,
+            expires_at timestamptz,
+            open boolean NOT NULL DEFAULT true
+        )
+        """
+    )
+    op.execute("CREATE INDEX email_invitation_views_email ON email_invitation_views (email) WHERE open")
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE email_invitation_views")
     op.execute("DROP TABLE invited_signups")
