@@ -103,6 +103,15 @@ async def invite_by_email(
     for user_id in existing_users:
         if await is_member(session, org_id=org_id, user_id=user_id):
             raise AlreadyMember("this address belongs to a member of the workspace")
+    pending = await session.execute(
+        text(
+            "SELECT 1 FROM email_invitations WHERE org_id = :org_id AND email = :email "
+            "AND status = 'pending' AND expires_at > now()"
+        ),
+        {"org_id": org_id, "email": address},
+    )
+    if pending.first() is not None:
+        raise AlreadyInvited("a pending invitation for this address exists; resend it instead")
     await require_free_seat(session, org_id=org_id)
     # A pending one past its date holds nothing any more: close it so the new one may exist.
     await session.execute(
@@ -214,10 +223,12 @@ async def resend_invitation(
     """A new token (the previous email's link stops working) and a new expiry for a pending or
     expired invitation; an expired one takes a seat again, so needs a free one."""
     await set_tenant(session, org_id)
+    # The seat row first, then the invitation row: the order every writer takes them in.
+    seats = await lock_seats(session, org_id=org_id)
     invitation = await _get(session, org_id, invitation_id)
     _refuse_closed(invitation)
-    if invitation.shown_status != "pending":
-        await require_free_seat(session, org_id=org_id)
+    if invitation.shown_status != "pending" and seats.full:
+        raise SeatLimitReached(f"all {seats.limit} seats of this workspace are taken")
     token, token_hash = _token()
     row = (
         await session.execute(
