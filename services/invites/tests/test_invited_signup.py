@@ -25,7 +25,8 @@ from devstack.testing import (
     wait_consumed,
 )
 from devstack.webhooks import clerk_user_created, signed_delivery
-from shared.events.envelope import new_envelope
+from shared.events.envelope import Envelope, new_envelope
+from shared.events.schemas.identity import UserCreated
 from shared.events.schemas.invites import InvitationAccepted, InvitationRedemptionFailed
 from shared.events.topics import IDENTITY_USERS, INVITES_INVITATIONS
 
@@ -89,6 +90,27 @@ async def test_signup_with_a_valid_slug_joins_the_org_and_gets_no_personal_works
         user_id,
     )
     assert [m["role"] for m in members] == ["manager"]
+
+    # The same user.created delivered twice more (same event id; then as a new event): still one
+    # verdict, one membership, no personal workspace.
+    [row] = await fetch(
+        service_db(platform, "identity"),
+        "SELECT value FROM outbox WHERE key = $1 AND event_type = 'user.created'",
+        user_id,
+    )
+    await publish(platform.kafka_bootstrap, IDENTITY_USERS, key=user_id, value=bytes(row["value"]), times=2)
+    again = new_envelope(
+        source="identity", subject=user_id, data=Envelope.from_bytes(row["value"]).payload(UserCreated)
+    )
+    await publish(platform.kafka_bootstrap, IDENTITY_USERS, key=user_id, value=again.to_bytes())
+    await settled(platform)
+    assert await personal_orgs(platform, user_id) == 0
+    assert (
+        await count(platform, "workspace", "SELECT count(*) FROM memberships WHERE user_id = $1", user_id)
+        == 1
+    )
+    accepted = "SELECT count(*) FROM outbox WHERE key = $1 AND event_type = 'invitation.accepted'"
+    assert await count(platform, "invites", accepted, user_id) == 1
 
     # The link is now used up: the next signup with it falls back to a personal workspace.
     late_id = new_user_id()
