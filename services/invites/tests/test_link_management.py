@@ -10,7 +10,9 @@ import httpx
 
 from devstack.platform import Platform
 from devstack.services import Fleet
-from devstack.testing import bearer, bearer_token, sign_up, wait_consumed
+from devstack.testing import bearer, bearer_token, publish, sign_up, wait_consumed
+from shared.events.envelope import new_envelope
+from shared.events.schemas.workspace import OrgConverted
 from shared.events.topics import WORKSPACE_ORGS
 
 
@@ -111,3 +113,30 @@ async def test_public_routes_are_rate_limited_per_client(services: Fleet) -> Non
         assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
         # Another client is not affected.
         assert (await other.get("/v1/invitation-links/probe-x")).status_code == 404
+
+
+async def test_a_converted_personal_org_takes_links_from_its_owner(
+    services: Fleet, platform: Platform, invites_client: httpx.AsyncClient
+) -> None:
+    owner_id, claims = await sign_up(services)
+    org_id = claims["org_id"]
+    owner = bearer(await bearer_token(services, owner_id))
+    await wait_consumed(platform.kafka_bootstrap, group="invites", topic=WORKSPACE_ORGS)
+    before = await invites_client.post(
+        f"/v1/orgs/{org_id}/invitation-links", json={"role": "hr"}, headers=owner
+    )
+    assert (before.status_code, before.json()["error"]["code"]) == (403, "personal_org")
+
+    converted = OrgConverted(
+        org_id=org_id, name="Acme", slug=f"acme-{org_id[:8]}", owner_user_id=owner_id, plan="starter"
+    )
+    envelope = new_envelope(source="workspace", subject=org_id, data=converted)
+    await publish(platform.kafka_bootstrap, WORKSPACE_ORGS, key=org_id, value=envelope.to_bytes())
+    await wait_consumed(platform.kafka_bootstrap, group="invites", topic=WORKSPACE_ORGS)
+
+    after = await invites_client.post(
+        f"/v1/orgs/{org_id}/invitation-links", json={"role": "hr"}, headers=owner
+    )
+    assert after.status_code == 201, after.text
+    check = (await invites_client.get(f"/v1/invitation-links/{after.json()['slug']}")).json()
+    assert check["org_name"] == "Acme"

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invites.service.projections import (
+    MemberFact,
+    OrgFact,
+    SeatFact,
     forget_member,
     record_archived,
-    record_member,
-    record_org,
-    record_seat_limit,
+    record_members,
+    record_orgs,
+    record_seat_limits,
     record_users,
 )
 from invites.service.signup import handle_signups
@@ -33,15 +36,23 @@ from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
 
 
-async def on_org_created(session: AsyncSession, event: Envelope) -> None:
-    org = event.payload(OrgCreated)
-    kind = "personal" if org.is_personal else org.kind
-    await record_org(session, org_id=org.org_id, name=org.name, kind=kind)
+async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Every signup's personal org passes here: a run is written with one statement per table."""
+    orgs = [event.payload(OrgCreated) for event in events]
+    await record_orgs(
+        session,
+        orgs=[
+            OrgFact(org.org_id, org.name, "personal" if org.is_personal else org.kind, org.owner_user_id)
+            for org in orgs
+        ],
+    )
 
 
 async def on_org_converted(session: AsyncSession, event: Envelope) -> None:
     org = event.payload(OrgConverted)
-    await record_org(session, org_id=org.org_id, name=org.name, kind="team")
+    await record_orgs(session, orgs=[OrgFact(org.org_id, org.name, "team", org.owner_user_id)])
+    # Its owner is now its admin (invites kept no membership of the personal org).
+    await record_members(session, members=[MemberFact(org.org_id, org.owner_user_id, "admin")])
 
 
 async def on_org_archived(session: AsyncSession, event: Envelope) -> None:
@@ -52,14 +63,17 @@ async def on_org_restored(session: AsyncSession, event: Envelope) -> None:
     await record_archived(session, org_id=event.payload(OrgRestored).org_id, archived=False)
 
 
-async def on_membership_added(session: AsyncSession, event: Envelope) -> None:
-    added = event.payload(MembershipAdded)
-    await record_member(session, org_id=added.org_id, user_id=added.user_id, role=added.role)
+async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Team memberships only: a personal org's owner is known from its org.created."""
+    added = [event.payload(MembershipAdded) for event in events]
+    await record_members(
+        session, members=[MemberFact(a.org_id, a.user_id, a.role) for a in added if not a.is_personal_org]
+    )
 
 
 async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> None:
     changed = event.payload(MembershipRoleChanged)
-    await record_member(session, org_id=changed.org_id, user_id=changed.user_id, role=changed.role)
+    await record_members(session, members=[MemberFact(changed.org_id, changed.user_id, changed.role)])
 
 
 async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
@@ -67,14 +81,16 @@ async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
     await forget_member(session, org_id=removed.org_id, user_id=removed.user_id)
 
 
-async def on_subscription_changed(session: AsyncSession, event: Envelope) -> None:
-    changed = event.payload(SubscriptionChanged)
-    await record_seat_limit(
+async def on_subscriptions_changed(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Seat limits of team orgs (a personal org has no invitations, so no seats to count)."""
+    changes = [event.payload(SubscriptionChanged) for event in events]
+    await record_seat_limits(
         session,
-        org_id=changed.org_id,
-        seats=changed.limits.seats,
-        plan=changed.plan,
-        version=changed.version,
+        limits=[
+            SeatFact(c.org_id, c.limits.seats, c.plan, c.version)
+            for c in changes
+            if c.plan_kind != "personal"
+        ],
     )
 
 
@@ -92,17 +108,18 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=WORKSPACE_ORGS,
         handlers={
-            OrgCreated.event_type: on_org_created,
+            OrgCreated.event_type: Batched(on_orgs_created),
             OrgConverted.event_type: on_org_converted,
             OrgArchived.event_type: on_org_archived,
             OrgRestored.event_type: on_org_restored,
-            MembershipAdded.event_type: on_membership_added,
+            MembershipAdded.event_type: Batched(on_memberships_added),
             MembershipRoleChanged.event_type: on_membership_role_changed,
             MembershipRemoved.event_type: on_membership_removed,
         },
     ),
     Subscription(
-        topic=BILLING_SUBSCRIPTIONS, handlers={SubscriptionChanged.event_type: on_subscription_changed}
+        topic=BILLING_SUBSCRIPTIONS,
+        handlers={SubscriptionChanged.event_type: Batched(on_subscriptions_changed)},
     ),
     Subscription(
         topic=IDENTITY_USERS,

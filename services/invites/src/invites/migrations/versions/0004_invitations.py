@@ -20,6 +20,8 @@ _SCHEMA = """
             org_id uuid PRIMARY KEY,
             name text NOT NULL,
             kind text NOT NULL,
+            -- The owner of a personal org (invites keeps no memberships of personal orgs).
+            owner_user_id text,
             archived boolean NOT NULL DEFAULT false
         );
         CREATE TABLE member_views (
