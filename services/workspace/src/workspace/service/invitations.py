@@ -118,6 +118,8 @@ async def hold_invited_signups(
 ) -> list[PersonalOrgRequest]:
     """Record new users who came with an invitation (one statement); returns those whose
     redemption already failed, who get their personal workspace now. The others wait."""
+    # One row per user per statement (a re-announced user.created may share a run with the first).
+    signups = list({s.user_id: s for s in signups}.values())
     if not signups:
         return []
     rows = await session.execute(
