@@ -24,12 +24,16 @@ from devstack.svix_sender import send_burst, signup_deliveries
 from devstack.testing import eventually
 
 SIGNUPS = 200
-# Consumer group (= service) -> the topics it reads.
+# Consumer group (= service) -> the topics a burst of signups goes through (checked for sharing).
 CONSUMED = {
     "workspace": ("identity.users", "billing.subscriptions"),
     "billing": ("workspace.orgs",),
     "identity": ("workspace.orgs", "billing.subscriptions"),
+    "invites": ("identity.users", "workspace.orgs", "billing.subscriptions"),
 }
+# Every topic each group reads (all their partitions must be assigned for the group to be stable);
+# workspace also reads invites.invitations, which plain signups do not touch.
+READS = {**CONSUMED, "workspace": (*CONSUMED["workspace"], "invites.invitations")}
 REJOIN_ATTEMPTS = 10
 
 
@@ -44,7 +48,7 @@ async def stable_group(bootstrap: str, group: str, *, members: int | None = None
     def settled(state: GroupState) -> bool:
         assigned = sum(len(tps) for tps in state.owned.values())
         complete = members is None or len(state.owned) == members
-        return state.state == "Stable" and complete and assigned == 3 * len(CONSUMED[group])
+        return state.state == "Stable" and complete and assigned == 3 * len(READS[group])
 
     return await eventually(
         lambda: describe_group(bootstrap, group),

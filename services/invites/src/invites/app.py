@@ -6,16 +6,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from invites import api
+from invites import api, invitations_api, public
 from invites.handlers import SUBSCRIPTIONS
+from invites.ratelimit import RateLimiter
 from invites.settings import InvitesSettings
 from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: InvitesSettings | None = None) -> FastAPI:
+    settings = settings or InvitesSettings()
     runtime = ServiceRuntime(
-        settings=settings or InvitesSettings(),
+        settings=settings,
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS,
     )
-    return runtime.build_app(title="invites", routers=[api.router])
+    app = runtime.build_app(title="invites", routers=[api.router, invitations_api.router, public.router])
+    app.state.public_rate_limiter = RateLimiter(per_minute=settings.public_rate_limit_per_minute)
+    return app

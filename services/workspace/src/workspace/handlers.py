@@ -1,4 +1,4 @@
-"""workspace's consumers: users from identity, plans from billing."""
+"""workspace's consumers: users from identity, plans from billing, verdicts from invites."""
 
 from __future__ import annotations
 
@@ -9,9 +9,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.events.envelope import Envelope
 from shared.events.schemas.billing import SubscriptionChanged
 from shared.events.schemas.identity import UserCreated, UserDeleted, UserUpdated
-from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS
+from shared.events.schemas.invites import (
+    InvitationAccepted,
+    InvitationCreated,
+    InvitationRedemptionFailed,
+    InvitationRevoked,
+)
+from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS, INVITES_INVITATIONS
 from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
+from workspace.service.invitations import (
+    accept_invitation,
+    fall_back_to_personal,
+    note_invitation_created,
+    note_invitation_revoked,
+)
 from workspace.service.lifecycle import remove_deleted_user
 from workspace.service.plans import apply_subscription_changes
 from workspace.service.signup import Signup, provision_new_users
@@ -39,6 +51,22 @@ async def on_subscriptions_changed(session: AsyncSession, events: Sequence[Envel
     )
 
 
+async def on_invitation_accepted(session: AsyncSession, event: Envelope) -> None:
+    await accept_invitation(session, accepted=event.payload(InvitationAccepted))
+
+
+async def on_invitation_redemption_failed(session: AsyncSession, event: Envelope) -> None:
+    await fall_back_to_personal(session, failed=event.payload(InvitationRedemptionFailed))
+
+
+async def on_invitation_created(session: AsyncSession, event: Envelope) -> None:
+    await note_invitation_created(session, created=event.payload(InvitationCreated))
+
+
+async def on_invitation_revoked(session: AsyncSession, event: Envelope) -> None:
+    await note_invitation_revoked(session, revoked=event.payload(InvitationRevoked))
+
+
 SUBSCRIPTIONS = (
     Subscription(
         topic=IDENTITY_USERS,
@@ -51,5 +79,14 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=BILLING_SUBSCRIPTIONS,
         handlers={SubscriptionChanged.event_type: Batched(on_subscriptions_changed)},
+    ),
+    Subscription(
+        topic=INVITES_INVITATIONS,
+        handlers={
+            InvitationCreated.event_type: on_invitation_created,
+            InvitationRevoked.event_type: on_invitation_revoked,
+            InvitationAccepted.event_type: on_invitation_accepted,
+            InvitationRedemptionFailed.event_type: on_invitation_redemption_failed,
+        },
     ),
 )

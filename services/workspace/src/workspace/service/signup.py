@@ -9,13 +9,20 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
+from workspace.service.invitations import (
+    InvitedSignup,
+    hold_invited_signups,
+    invited_addresses,
+    normalize_email,
+)
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 from workspace.service.users import remember_new_users
 
 
 class SignupPath(Enum):
     PERSONAL = "personal"  # flow 1: a personal workspace on individual_free
-    # Flow 2 (invitation link) and flow 3 (Skool entitlement) join here with their issues.
+    INVITED = "invited"  # flow 2: wait for invites' verdict (docs/invitations.md)
+    # Flow 3 (Skool entitlement) joins here with its issue.
 
 
 @dataclass(frozen=True)
@@ -26,12 +33,14 @@ class Signup:
     traceparent: str | None = None
 
 
-def choose_signup_path(user: UserCreated) -> SignupPath:
-    """Decide how a new user is provisioned.
-
-    Until invitation redemption exists (invites service), a user who arrived with a
-    `pending_invitation` gets flow 2's documented fallback: a personal workspace.
-    """
+def choose_signup_path(
+    user: UserCreated, *, invited_emails: set[str] | frozenset[str] = frozenset()
+) -> SignupPath:
+    """Decide how a new user is provisioned: one who arrived with a `pending_invitation`, or whose
+    address has an open email invitation, waits for invites to redeem it (and gets a personal
+    workspace only if that fails)."""
+    if user.pending_invitation or normalize_email(user.email) in invited_emails:
+        return SignupPath.INVITED
     return SignupPath.PERSONAL
 
 
@@ -41,14 +50,32 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
     Only once per user id: a user workspace already knows (a redelivery past the inbox's
     retention, or after their personal org was converted to a team org) gets nothing new.
     """
-    new = await remember_new_users(session, users=[signup.user for signup in signups])
-    personal = []
-    for signup in signups:
-        if signup.user.user_id not in new:
-            continue
-        new.discard(signup.user.user_id)  # the same user twice in one batch: provisioned once
-        if choose_signup_path(signup.user) is SignupPath.PERSONAL:
-            personal.append(
-                PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
-            )
+    signups = await _first_time(session, signups)
+    invited_emails = await invited_addresses(session, emails=[signup.user.email for signup in signups])
+    paths = [(signup, choose_signup_path(signup.user, invited_emails=invited_emails)) for signup in signups]
+    personal = [
+        PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
+        for signup, path in paths
+        if path is SignupPath.PERSONAL
+    ]
+    invited = [
+        InvitedSignup(
+            signup.user.user_id, signup.user.first_name, signup.user.pending_invitation, signup.traceparent
+        )
+        for signup, path in paths
+        if path is SignupPath.INVITED
+    ]
+    # Invited users whose redemption already failed (its verdict came first) fall back now.
+    personal += await hold_invited_signups(session, signups=invited)
     await create_personal_orgs(session, requests=personal)
+
+
+async def _first_time(session: AsyncSession, signups: Sequence[Signup]) -> list[Signup]:
+    """The signups of users workspace did not know yet, each user once."""
+    new = await remember_new_users(session, users=[signup.user for signup in signups])
+    first = []
+    for signup in signups:
+        if signup.user.user_id in new:
+            new.discard(signup.user.user_id)
+            first.append(signup)
+    return first
