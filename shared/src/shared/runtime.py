@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI
 from shared.auth import TokenVerifier, install_auth, verifier_from_settings
 from shared.db.group_commit import Apply, GroupCommit
 from shared.db.migrations import ensure_database, upgrade_to_head
+from shared.db.plain_pool import create_plain_pool
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
@@ -65,6 +66,8 @@ class ServiceRuntime:
     _broker_task: asyncio.Task[None] | None = field(default=None, init=False)
     broker_connected: bool = field(default=False, init=False)
     _group_commits: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict, init=False)
+    _plain_pool: Any = field(default=None, init=False)
+    _plain_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @property
     def name(self) -> str:
@@ -118,9 +121,21 @@ class ServiceRuntime:
         committer: GroupCommit[ItemT, ResultT] = self._group_commits[name]
         return committer
 
+    async def plain_pool(self) -> Any:
+        """The process's plain asyncpg pool (made on first use): see shared.db.plain_pool."""
+        async with self._plain_pool_lock:
+            if self._plain_pool is None:
+                self._plain_pool = await create_plain_pool(
+                    self.database.url, session_role=app_role(self.name)
+                )
+        return self._plain_pool
+
     async def stop(self) -> None:
         for committer in self._group_commits.values():
             await committer.stop()
+        if self._plain_pool is not None:
+            await self._plain_pool.close()
+            self._plain_pool = None
         if self._broker_task:
             self._broker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from billing.catalog import load_catalog
-from billing.deps import CurrentPrincipal, DbSession, PrincipalOrService, ServiceKey, Stripe
+from billing.deps import CurrentPrincipal, DbSession, PlainPool, PrincipalOrService, ServiceKey, Stripe
 from billing.errors import (
     AlreadyOnPlan,
     Forbidden,
@@ -97,13 +97,15 @@ async def read_entitlements(org_id: str, session: DbSession, principal: Principa
     tags=["quotas"],
 )
 async def consume_session(
-    org_id: str, body: ConsumeRequest, session: DbSession, principal: PrincipalOrService
+    org_id: str, body: ConsumeRequest, pool: PlainPool, principal: PrincipalOrService
 ) -> ConsumeRead | JSONResponse:
     """Count practice sessions against this calendar month's limit; the same key, the same answer."""
-    if principal is not None:  # a person: must be a member (trusted backends skip the read)
-        await require_member(session, org_id=org_id, principal=principal)
     answer = await consume_sessions(
-        session, org_id=org_id, quantity=body.quantity, idempotency_key=body.idempotency_key
+        pool,
+        org_id=org_id,
+        quantity=body.quantity,
+        idempotency_key=body.idempotency_key,
+        member=None if principal is None else principal.user_id,  # a person must be a member
     )
     if not answer.accepted:
         return _refused(answer, what="sessions this month")

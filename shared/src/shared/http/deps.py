@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,14 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit (or roll back) before the response is sent, so a 2xx means committed.
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _plain_pool(request: Request) -> Any:
+    return await request.app.state.runtime.plain_pool()
+
+
+# A hot path that is one database call takes this instead of a session (shared/db/plain_pool.py).
+PlainPool = Annotated[Any, Depends(_plain_pool)]
 
 
 async def _require_service_key(

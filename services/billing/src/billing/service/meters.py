@@ -1,6 +1,8 @@
 """Usage meters: sessions per calendar month (UTC) and the scenarios gauge.
 
-The hot path (`consume`) is one short transaction: the tenant setting, then ONE statement that
+The hot path (`consume_sessions`) is one call of the SQL function `use_sessions` (revision 0006),
+on a plain asyncpg pool: one round trip. Scenario reservations go through the session: one short
+transaction: the tenant setting, then ONE statement that
 claims the idempotency key, reads the org's limit (its plan's row in `plan_limits`) and adds the
 use only if it fits, then one
 update that records the answer. Atomicity comes from PostgreSQL itself: `INSERT … ON CONFLICT DO
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,7 +89,8 @@ def _use_statement(meter: str) -> str:
     )
 
 
-_USE = {meter: text(_use_statement(meter)) for meter in _LIMIT_COLUMN}
+_USE = {SCENARIOS: text(_use_statement(SCENARIOS))}
+_USE_SESSIONS = "SELECT * FROM use_sessions($1, $2, $3, $4, $5)"
 _REMEMBER = text(
     "UPDATE meter_uses SET accepted = :accepted, used = :used, limit_at_use = :limit, "
     "upgrade_to = :upgrade_to "
@@ -112,16 +117,33 @@ _RELEASE = text(
 
 
 async def consume_sessions(
-    session: AsyncSession, *, org_id: str, quantity: int, idempotency_key: str, now: datetime | None = None
+    pool: Any,
+    *,
+    org_id: str,
+    quantity: int,
+    idempotency_key: str,
+    member: str | None,
+    now: datetime | None = None,
 ) -> MeterAnswer:
-    """Count `quantity` practice sessions against this calendar month's limit (UTC)."""
-    return await _use(
-        session,
-        org_id=org_id,
-        meter=SESSIONS,
-        quantity=quantity,
-        idempotency_key=idempotency_key,
-        period=month_of(now or utcnow()),
+    """Count `quantity` practice sessions against this calendar month's limit (UTC).
+
+    The product's hot path: one call of `use_sessions` (revision 0006) on the plain pool — its own
+    transaction, one round trip — that does what `_use` does for scenarios. `member` is the
+    calling person's user id (they must be a member), None for a trusted backend.
+    """
+    period = month_of(now or utcnow())
+    try:
+        row = await pool.fetchrow(_USE_SESSIONS, org_id, idempotency_key, quantity, period, member)
+    except asyncpg.NoDataFoundError as error:
+        raise OrgNotFound(f"org {org_id} not found") from error
+    if row["outcome"] == "no_org":
+        raise OrgNotFound(f"org {org_id} not found")
+    return MeterAnswer(
+        accepted=row["outcome"] == "accepted",
+        used=row["used"],
+        limit=row["lim"],
+        period=row["period"],
+        upgrade_to=row["upgrade_to"],
     )
 
 
