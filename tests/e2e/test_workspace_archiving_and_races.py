@@ -6,42 +6,27 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import bearer, bearer_token, count, fetch, service_db, sign_up
-from shared.db.session import Database, create_database
-from shared.db.tenancy import app_role
-from shared.settings import as_asyncpg_url
+from devstack.testing import bearer, bearer_token, call_service, count, fetch, service_db, sign_up
+from shared.db.session import Database
 from workspace.archiver import Archiver
 from workspace.models import Role
 from workspace.service.members import add_member
 
 
-@pytest.fixture
-async def workspace_db(services: Fleet, platform: Platform) -> AsyncIterator[Database]:
-    database = create_database(
-        as_asyncpg_url(service_db(platform, "workspace")), pool_size=2, session_role=app_role("workspace")
-    )
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-async def call(
+def call(
     fleet: Fleet, method: str, path: str, headers: dict[str, str], **kwargs: Any
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=fleet["workspace"].url, timeout=10) as client:
-        return await client.request(method, path, headers=headers, **kwargs)
+) -> Awaitable[httpx.Response]:
+    return call_service(fleet, "workspace", method, path, headers=headers, **kwargs)
 
 
 async def test_an_idle_personal_workspace_is_archived_kept_and_comes_back(

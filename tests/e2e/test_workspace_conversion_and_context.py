@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 import jwt
 
 from devstack.services import Fleet
-from devstack.testing import bearer, bearer_token, eventually, read_claims, request_token, sign_up
+from devstack.testing import (
+    bearer_token,
+    call_service,
+    eventually,
+    new_slug,
+    read_claims,
+    request_token,
+    sign_up,
+)
 
 PERSONAL_NAVIGATION = ["/dashboard", "/training", "/scenarios", "/analytics", "/billing", "/settings"]
 ADMIN_NAVIGATION = [
@@ -26,15 +34,8 @@ ADMIN_NAVIGATION = [
 ]
 
 
-async def call(
-    fleet: Fleet, method: str, path: str, token: str, headers: dict[str, str] | None = None, **kwargs: Any
-) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=fleet["workspace"].url, timeout=10) as client:
-        return await client.request(method, path, headers={**bearer(token), **(headers or {})}, **kwargs)
-
-
-def new_slug() -> str:
-    return f"team-{uuid.uuid4().hex[:12]}"
+def call(fleet: Fleet, method: str, path: str, token: str, **kwargs: Any) -> Awaitable[httpx.Response]:
+    return call_service(fleet, "workspace", method, path, token=token, **kwargs)
 
 
 async def test_conversion_reaches_claims_and_a_fresh_token(services: Fleet) -> None:

@@ -3,55 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
-import pytest
 
-from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import bearer, bearer_token, eventually, service_db, sign_up
-from shared.db.session import Database, create_database
-from shared.db.tenancy import app_role
-from shared.settings import as_asyncpg_url
+from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
+from shared.db.session import Database
 from workspace.models import Role
 from workspace.service.members import add_member
 
 
-@pytest.fixture
-async def workspace_db(services: Fleet, platform: Platform) -> AsyncIterator[Database]:
-    """workspace's database as its own role: adds members as an accepted invitation will."""
-    database = create_database(
-        as_asyncpg_url(service_db(platform, "workspace")), pool_size=2, session_role=app_role("workspace")
-    )
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-async def call(
-    fleet: Fleet,
-    method: str,
-    path: str,
-    token: str | None,
-    headers: dict[str, str] | None = None,
-    **kwargs: Any,
-) -> httpx.Response:
-    headers = {**(bearer(token) if token else {}), **(headers or {})}
-    async with httpx.AsyncClient(base_url=fleet["workspace"].url, timeout=10) as client:
-        return await client.request(method, path, headers=headers, **kwargs)
+def call(fleet: Fleet, method: str, path: str, token: str | None, **kwargs: Any) -> Awaitable[httpx.Response]:
+    return call_service(fleet, "workspace", method, path, token=token, **kwargs)
 
 
 async def user_with_token(fleet: Fleet) -> tuple[str, str]:
     user_id, _ = await sign_up(fleet)
     return user_id, await bearer_token(fleet, user_id)
-
-
-def new_slug() -> str:
-    return f"team-{uuid.uuid4().hex[:12]}"
 
 
 async def test_creating_a_team_org_makes_the_creator_admin_and_billing_starts_it_on_free(

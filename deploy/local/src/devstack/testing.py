@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -143,6 +144,27 @@ async def bearer_token(fleet: Fleet, user_id: str, *, org_id: str | None = None)
 def bearer(token: str) -> dict[str, str]:
     """The request headers that carry a bearer token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+async def call_service(
+    fleet: Fleet,
+    service: str,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request to a service of the test platform, with a bearer `token` if given."""
+    headers = {**(bearer(token) if token else {}), **(headers or {})}
+    async with httpx.AsyncClient(base_url=fleet[service].url, timeout=10) as client:
+        return await client.request(method, path, headers=headers, **kwargs)
+
+
+def new_slug(prefix: str = "team") -> str:
+    """A slug no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def service_db(platform: Platform, service: str) -> str:
