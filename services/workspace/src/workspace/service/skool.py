@@ -84,7 +84,8 @@ class SkoolSignup:
 
 
 def skool_org_name(first_name: str | None) -> str:
-    return f"{(first_name or '').strip() or 'My'}'s Team"
+    name = (first_name or "").strip()
+    return f"{name}'s Team" if name else "My Team"
 
 
 async def lock_emails(session: AsyncSession, *, emails: Sequence[str | None]) -> list[str]:
