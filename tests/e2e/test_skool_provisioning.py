@@ -229,3 +229,50 @@ async def test_subscribed_then_cancelled_in_either_order_ends_on_the_right_plan(
     await all_consumed(platform)
     assert await plan_of(services, orgs[reversed_]) == "business"
     assert await plan_of(services, orgs[in_order]) == "free"
+
+
+async def test_a_cancellation_with_a_period_end_keeps_business_until_then(
+    services: Fleet, platform: Platform
+) -> None:
+    user_id, _ = await sign_up(services)
+    address = f"{user_id}@example.com"
+    await post_skool(services, skool_delivery(email=address, occurred_at="2026-11-01T09:00:00Z"))
+    org_id = await skool_org_of(platform, services, user_id)
+    await wait_plan(services, org_id, "business")
+
+    period_end = "2099-01-01T00:00:00Z"
+    cancel = {"event": "member.cancelled", "occurred_at": "2026-11-20T09:00:00Z", "period_end": period_end}
+    await post_skool(services, skool_delivery(email=address, **cancel))
+
+    async def billing_view() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+            body: dict[str, Any] = (
+                await client.get(f"/v1/orgs/{org_id}/entitlements", headers=SERVICE)
+            ).json()
+        return body
+
+    body = await eventually(
+        billing_view, until=lambda b: b["cancel_at_period_end"], what="cancel at period end"
+    )
+    assert body["plan"] == "business"
+    assert body["current_period_end"].startswith("2099-01-01")
+
+
+async def test_an_entitlement_cancelled_before_the_signup_gives_a_personal_workspace(
+    services: Fleet, platform: Platform
+) -> None:
+    address = f"gone-{uuid.uuid4().hex[:10]}@example.com"
+    cancel = {"event": "member.cancelled", "occurred_at": "2026-11-02T09:00:00Z"}
+    # The cancellation first, then the older subscription: nothing is left waiting, no email.
+    await post_skool(services, skool_delivery(email=address, **cancel))
+    await post_skool(services, skool_delivery(email=address, occurred_at="2026-11-01T09:00:00Z"))
+    await all_consumed(platform)
+    assert mails_to(platform, address) == []
+
+    user_id = new_user_id()
+    raw, headers = signed_delivery(
+        clerk_user_created(user_id=user_id, email=address, first_name="Lu"), secret=TEST_AUTH_SECRET
+    )
+    assert (await post_auth_webhook(services, raw, headers)).status_code == 200
+    claims = await complete_claims(services, user_id)
+    assert (claims["plan"], claims["is_personal_org"]) == ("individual_free", True)

@@ -93,8 +93,11 @@ async def test_malformed_bodies_and_unknown_events_get_422(services: Fleet, plat
     bad_email = await post(services, delivery(email="not-an-address"))
     bad_time = await post(services, delivery(email=email, occurred_at="yesterday"))
     unknown = await post(services, delivery(email=email, event="member.upgraded"))
+    not_utf8 = await post(services, json.dumps(delivery(email=email)).encode("utf-16"))
+    nul = await post(services, delivery(email=email, first_name="Kim\u0000"))
+    a_list = await post(services, b"[]")
 
-    for response in (not_json, no_community, bad_email, bad_time):
+    for response in (not_json, no_community, bad_email, bad_time, not_utf8, nul, a_list):
         assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "unknown_event")
     assert await stored(platform, email) == 0

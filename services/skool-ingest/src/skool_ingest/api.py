@@ -32,6 +32,13 @@ router = APIRouter(prefix="/v1")
     response_model=WebhookReceipt,
     responses=error_responses(InvalidSignature, InvalidDelivery, UnknownEvent),
     tags=["webhooks"],
+    # The body is read raw (the signature covers its exact bytes); its format, for the docs:
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SkoolDelivery.model_json_schema()}},
+        }
+    },
 )
 async def receive_skool_webhook(
     request: Request, deliveries: Deliveries, settings: Settings, database: DatabaseDep
@@ -50,7 +57,7 @@ async def receive_skool_webhook(
             now=time.time(),
             tolerance_seconds=settings.signature_tolerance_seconds,
         )
-        body = parse_body(raw)
+        text, body = parse_body(raw)
     except SignatureRejected as error:
         await _count(database, error.reason)
         raise
@@ -59,7 +66,7 @@ async def receive_skool_webhook(
         raise
     delivery = Delivery(
         body=body,
-        raw=raw.decode(),
+        raw=text,
         signed_at=signed_at,
         received_at=received_at,
         traceparent=current_traceparent(),
@@ -79,19 +86,23 @@ async def read_rejections(session: DbSession) -> RejectionCounts:
     return RejectionCounts(rejections=await rejection_counts(session))
 
 
-def parse_body(raw: bytes) -> SkoolDelivery:
-    """The delivery in a verified body; 422 unknown_event or validation_error otherwise."""
+def parse_body(raw: bytes) -> tuple[str, SkoolDelivery]:
+    """The body as text (stored as it arrived) and the delivery in it; 422 unknown_event or
+    validation_error otherwise."""
     try:
-        decoded: Any = json.loads(raw)
-    except ValueError as error:
-        raise InvalidDelivery(f"the body is not JSON: {error}") from error
+        text = raw.decode("utf-8")
+        decoded: Any = json.loads(text)
+    except ValueError as error:  # not UTF-8, or not JSON
+        raise InvalidDelivery(f"the body is not UTF-8 JSON: {error}") from error
+    if "\x00" in text:
+        raise InvalidDelivery("the body must not contain NUL characters")
     if not isinstance(decoded, dict):
         raise InvalidDelivery("the body must be a JSON object")
     event = decoded.get("event")
     if event is not None and event not in KNOWN_EVENTS:
         raise UnknownEvent(f"event {event!r} is not one of {', '.join(KNOWN_EVENTS)}")
     try:
-        return SkoolDelivery.model_validate(decoded)
+        return text, SkoolDelivery.model_validate(decoded)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise InvalidDelivery(problems) from error

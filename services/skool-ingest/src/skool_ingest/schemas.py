@@ -40,6 +40,16 @@ class SkoolDelivery(BaseModel):
     occurred_at: datetime
     period_end: datetime | None = None
 
+    @field_validator(
+        "event_id", "email", "first_name", "last_name", "skool_member_id", "community_id", "community_name"
+    )
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL: refuse it here (422), not at the insert (500).
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("email")
     @classmethod
     def _normalized(cls, email: str) -> str:
