@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from billing.handlers import SKOOL_HANDLERS
+from billing.handlers import ENTITLEMENT_HANDLERS
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
@@ -22,8 +22,14 @@ from devstack.testing import bearer, bearer_token, complete_claims, eventually, 
 from shared.db.session import create_database
 from shared.db.tenancy import app_role
 from shared.events.envelope import EventData, new_envelope
-from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
-from shared.events.schemas.workspace import MembershipAdded, MembershipRemoved, OrgConverted, OrgCreated
+from shared.events.schemas.workspace import (
+    MembershipAdded,
+    MembershipRemoved,
+    OrgConverted,
+    OrgCreated,
+    OrgEntitlementEnded,
+    OrgEntitlementGranted,
+)
 from shared.events.topics import WORKSPACE_ORGS
 from shared.settings import as_asyncpg_url
 
@@ -420,21 +426,23 @@ async def test_members_read_entitlements_and_consume_with_a_bearer_token_others_
 
 
 # --- Skool ---------------------------------------------------------------------------------------------
-# billing does not consume `skool.subscriptions` yet (BILLING_CONSUME_SKOOL_EVENTS, off until
-# skool-ingest publishes), so these tests hand the events to billing's own handlers, in billing's
-# database as its session role, exactly as its consumer would; the effect is read back through
-# billing's API.
+# workspace tells billing about Skool entitlements with org.entitlement_granted / _ended (the whole
+# flow is in tests/e2e/test_skool_*.py); these tests hand such events straight to billing's own
+# handlers, in billing's database as its session role, exactly as its consumer would, to pin down
+# billing's rules; the effect is read back through billing's API.
 
 
-async def deliver_to_billing(platform: Platform, *events: SkoolSubscribed | SkoolCancelled) -> None:
+async def deliver_to_billing(
+    platform: Platform, *events: OrgEntitlementGranted | OrgEntitlementEnded
+) -> None:
     """Apply each event with billing's handler, one unit of work each (as consumer batches)."""
     url = as_asyncpg_url(service_db(platform, "billing"))
     database = create_database(url, pool_size=1, session_role=app_role("billing"))
     try:
         for data in events:
-            envelope = new_envelope(source="skool-ingest", subject=data.email, data=data)
+            envelope = new_envelope(source="workspace", subject=data.org_id, data=data)
             async with database.unit_of_work() as session:
-                await SKOOL_HANDLERS[envelope.type](session, envelope)
+                await ENTITLEMENT_HANDLERS[envelope.type](session, envelope)
     finally:
         await database.dispose()
 
@@ -443,16 +451,15 @@ async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period
     services: Fleet, platform: Platform
 ) -> None:
     org_id = await team_org(services, platform)
-    email, community = f"{uuid.uuid4().hex[:8]}@example.com", "community-1"
     now = datetime.now(UTC)
     period_end = (now + timedelta(days=20)).replace(microsecond=0)
-    member = {"email": email, "community_id": community, "org_id": org_id}
+    member = {"org_id": org_id, "source": "skool"}
     await deliver_to_billing(
         platform,
-        SkoolSubscribed(**member, occurred_at=now - timedelta(days=10), period_end=period_end),
-        SkoolCancelled(**member, occurred_at=now - timedelta(minutes=1), period_end=period_end),
+        OrgEntitlementGranted(**member, occurred_at=now - timedelta(days=10), period_end=period_end),
+        OrgEntitlementEnded(**member, occurred_at=now - timedelta(minutes=1), period_end=period_end),
         # A late, older delivery of the subscription changes nothing.
-        SkoolSubscribed(**member, occurred_at=now - timedelta(days=9), period_end=period_end),
+        OrgEntitlementGranted(**member, occurred_at=now - timedelta(days=9), period_end=period_end),
     )
     body = await entitlements(services, org_id)
     assert (body["plan"], body["limits"]["sessions_per_month"], body["cancel_at_period_end"]) == (
@@ -463,7 +470,7 @@ async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period
     assert datetime.fromisoformat(body["current_period_end"]) == period_end
 
     # Cancelled again without a period end (e.g. refunded): the org is on free at once.
-    await deliver_to_billing(platform, SkoolCancelled(**member, occurred_at=now))
+    await deliver_to_billing(platform, OrgEntitlementEnded(**member, occurred_at=now))
     body = await entitlements(services, org_id)
     assert (body["plan"], body["status"], body["cancel_at_period_end"], body["current_period_end"]) == (
         "free",
@@ -479,8 +486,15 @@ async def test_skool_moves_a_team_org_to_business_and_back_to_free_at_the_period
     assert announced[0]["n"] == 4  # started, business, cancelling, free
 
 
-async def test_skool_events_without_an_org_change_nothing(services: Fleet, platform: Platform) -> None:
+async def test_entitlements_of_unknown_orgs_or_sources_change_nothing(
+    services: Fleet, platform: Platform
+) -> None:
     org_id = await team_org(services, platform)
-    stranger = {"email": "nobody@example.com", "community_id": "c", "occurred_at": datetime.now(UTC)}
-    await deliver_to_billing(platform, SkoolSubscribed(**stranger), SkoolCancelled(**stranger))
+    now = datetime.now(UTC)
+    await deliver_to_billing(
+        platform,
+        OrgEntitlementGranted(org_id=str(uuid.uuid4()), occurred_at=now),
+        OrgEntitlementEnded(org_id=str(uuid.uuid4()), occurred_at=now),
+        OrgEntitlementGranted(org_id=org_id, source="elsewhere", occurred_at=now),
+    )
     assert (await entitlements(services, org_id))["plan"] == "free"

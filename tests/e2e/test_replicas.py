@@ -30,10 +30,17 @@ CONSUMED = {
     "billing": ("workspace.orgs",),
     "identity": ("workspace.orgs", "billing.subscriptions"),
     "invites": ("identity.users", "workspace.orgs", "billing.subscriptions"),
+    # skool-ingest learns who has an account (no welcome email for them).
+    "skool-ingest": ("identity.users",),
 }
 # Every topic each group reads (all their partitions must be assigned for the group to be stable);
-# workspace also reads invites.invitations, which plain signups do not touch.
-READS = {**CONSUMED, "workspace": (*CONSUMED["workspace"], "invites.invitations")}
+# workspace also reads invites.invitations and skool.subscriptions, skool-ingest its own
+# skool.subscriptions (welcome emails), which plain signups do not touch.
+READS = {
+    **CONSUMED,
+    "workspace": (*CONSUMED["workspace"], "invites.invitations", "skool.subscriptions"),
+    "skool-ingest": (*CONSUMED["skool-ingest"], "skool.subscriptions"),
+}
 REJOIN_ATTEMPTS = 10
 
 

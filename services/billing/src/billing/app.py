@@ -31,7 +31,7 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings=settings,
         migrations=Path(__file__).parent / "migrations",
-        subscriptions=build_subscriptions(stripe, skool=settings.consume_skool_events),
+        subscriptions=build_subscriptions(stripe),
     )
     app = runtime.build_app(title="billing", routers=[api.router])
     app.state.stripe = stripe

@@ -1,4 +1,8 @@
-"""billing's consumers: one function per event type it reads (`workspace.orgs`, `skool.subscriptions`)."""
+"""billing's consumers: one function per event type it reads on `workspace.orgs`.
+
+Skool entitlements arrive there too, as `org.entitlement_granted` / `org.entitlement_ended`:
+workspace decides which org a Skool membership pays for (docs/skool.md), so billing never reads
+`skool.subscriptions`."""
 
 from __future__ import annotations
 
@@ -12,15 +16,16 @@ from billing.service.skool import apply_skool_cancelled, apply_skool_subscribed
 from billing.service.subscriptions import NewOrg, convert_to_team, start_subscriptions
 from billing.stripe_gateway import StripeGateway
 from shared.events.envelope import Envelope
-from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
 from shared.events.schemas.workspace import (
     MembershipAdded,
     MembershipRemoved,
     MembershipRoleChanged,
     OrgConverted,
     OrgCreated,
+    OrgEntitlementEnded,
+    OrgEntitlementGranted,
 )
-from shared.events.topics import SKOOL_SUBSCRIPTIONS, WORKSPACE_ORGS
+from shared.events.topics import WORKSPACE_ORGS
 from shared.messaging.consumer import Batched, EventHandler
 from shared.runtime import Subscription
 
@@ -68,35 +73,37 @@ async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
     await forget_member(session, org_id=data.org_id, user_id=data.user_id)
 
 
-async def on_skool_subscribed(session: AsyncSession, event: Envelope) -> None:
-    data = event.payload(SkoolSubscribed)
-    if data.org_id is None:
-        return  # a new Skool org starts on business through org.created
+SKOOL = "skool"
+
+
+async def on_entitlement_granted(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(OrgEntitlementGranted)
+    if data.source != SKOOL:
+        log.warning("org.entitlement_granted %s from unknown source %r: ignored", event.id, data.source)
+        return
     await apply_skool_subscribed(
         session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
     )
 
 
-async def on_skool_cancelled(session: AsyncSession, event: Envelope) -> None:
-    data = event.payload(SkoolCancelled)
-    if data.org_id is None:
-        log.warning("skool.cancelled %s names no org: nothing to end", event.id)
+async def on_entitlement_ended(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(OrgEntitlementEnded)
+    if data.source != SKOOL:
+        log.warning("org.entitlement_ended %s from unknown source %r: ignored", event.id, data.source)
         return
     await apply_skool_cancelled(
         session, org_id=data.org_id, occurred_at=data.occurred_at, period_end=data.period_end
     )
 
 
-SKOOL_HANDLERS: dict[str, EventHandler] = {
-    SkoolSubscribed.event_type: on_skool_subscribed,
-    SkoolCancelled.event_type: on_skool_cancelled,
+ENTITLEMENT_HANDLERS: dict[str, EventHandler] = {
+    OrgEntitlementGranted.event_type: on_entitlement_granted,
+    OrgEntitlementEnded.event_type: on_entitlement_ended,
 }
 
 
-def build_subscriptions(stripe: StripeGateway, *, skool: bool = False) -> tuple[Subscription, ...]:
-    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe.
-    With `skool`, also `skool.subscriptions` (BILLING_CONSUME_SKOOL_EVENTS)."""
-    skool_subscription = (Subscription(topic=SKOOL_SUBSCRIPTIONS, handlers=SKOOL_HANDLERS),)
+def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
+    """billing's consumers; the conversion handler cancels individual subscriptions in Stripe."""
     return (
         Subscription(
             topic=WORKSPACE_ORGS,
@@ -106,6 +113,7 @@ def build_subscriptions(stripe: StripeGateway, *, skool: bool = False) -> tuple[
                 MembershipAdded.event_type: Batched(on_memberships_added),
                 MembershipRoleChanged.event_type: on_membership_role_changed,
                 MembershipRemoved.event_type: on_membership_removed,
+                **ENTITLEMENT_HANDLERS,
             },
         ),
-    ) + (skool_subscription if skool else ())
+    )

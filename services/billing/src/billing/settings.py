@@ -35,9 +35,5 @@ class BillingSettings(ServiceSettings):
     portal_return_url: str = "http://localhost:3000/billing"
     # A past-due subscription keeps its paid limits this long, then the kind's free limits apply.
     past_due_grace_days: float = 7
-    # Consume `skool.subscriptions` (skool.subscribed / skool.cancelled naming an org). Off until
-    # skool-ingest publishes them: a group that reads a topic nobody writes to is reported idle
-    # by the replica test's per-topic work check (tests/e2e/test_replicas.py).
-    consume_skool_events: bool = False
     # How often the lapse job looks for ended grace periods, trials and cancelled periods.
     lapse_check_seconds: float = 60

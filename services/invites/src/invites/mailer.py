@@ -1,15 +1,14 @@
-"""Sending invitation emails over SMTP (the platform's sink locally: SMTP_HOST / SMTP_PORT)."""
+"""Invitation emails, sent through `shared.mail` (the platform's sink locally: SMTP_HOST / SMTP_PORT)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlencode
 
 from invites.settings import InvitesSettings
+from shared.mail import MailError, send_email
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +39,12 @@ def compose(settings: InvitesSettings, invitation: InvitationEmail) -> EmailMess
     return message
 
 
-def _send(settings: InvitesSettings, message: EmailMessage) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-        smtp.send_message(message)
-
-
 async def send_invitation(settings: InvitesSettings, invitation: InvitationEmail) -> None:
     """Send after the invitation committed (a background task of the request). A failure is
     logged, not raised: the invitation stands and `resend` sends it again."""
     try:
-        await asyncio.to_thread(_send, settings, compose(settings, invitation))
-    except (OSError, smtplib.SMTPException) as error:
+        await send_email(
+            host=settings.smtp_host, port=settings.smtp_port, message=compose(settings, invitation)
+        )
+    except MailError as error:
         log.warning("invitation email to %s not sent: %r", invitation.to, error)

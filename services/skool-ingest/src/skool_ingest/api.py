@@ -1,5 +1,117 @@
 """skool_ingest's routes: parse, call the domain, return a schema. No SQL, no commit here."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import ValidationError
+
+from shared.db.session import Database
+from shared.db.tables import utcnow
+from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.telemetry import current_traceparent
+from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, ServiceKey, Settings
+from skool_ingest.errors import InvalidDelivery, InvalidSignature, UnknownEvent
+from skool_ingest.schemas import KNOWN_EVENTS, RejectionCounts, SkoolDelivery, WebhookReceipt
+from skool_ingest.service.deliveries import Delivery
+from skool_ingest.service.rejections import count_rejection, rejection_counts
+from skool_ingest.signature import HEADER, SignatureRejected, verify_signature
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1")
+
+
+@router.post(
+    "/webhooks/skool",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookReceipt,
+    responses=error_responses(InvalidSignature, InvalidDelivery, UnknownEvent),
+    tags=["webhooks"],
+    # The body is read raw (the signature covers its exact bytes); its format, for the docs:
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SkoolDelivery.model_json_schema()}},
+        }
+    },
+)
+async def receive_skool_webhook(
+    request: Request, deliveries: Deliveries, settings: Settings, database: DatabaseDep
+) -> WebhookReceipt:
+    """A Skool member subscribed or cancelled (the automation's signed POST, API.md).
+
+    202 once the delivery is stored and applied ("accepted"), or was seen before ("duplicate").
+    Refused deliveries are counted by reason, not stored."""
+    received_at = utcnow()
+    raw = await request.body()
+    try:
+        signed_at = verify_signature(
+            secret=settings.webhook_secret,
+            header=request.headers.get(HEADER),
+            body=raw,
+            now=time.time(),
+            tolerance_seconds=settings.signature_tolerance_seconds,
+        )
+        text, body = parse_body(raw)
+    except SignatureRejected as error:
+        await _count(database, error.reason)
+        raise
+    except DomainError as error:
+        await _count(database, error.code)
+        raise
+    delivery = Delivery(
+        body=body,
+        raw=text,
+        signed_at=signed_at,
+        received_at=received_at,
+        traceparent=current_traceparent(),
+    )
+    return WebhookReceipt.model_validate({"status": await deliveries.submit(delivery)})
+
+
+@router.get(
+    "/webhooks/skool/rejections",
+    response_model=RejectionCounts,
+    dependencies=[ServiceKey],
+    responses=error_responses(InvalidServiceKey),
+    tags=["webhooks"],
+)
+async def read_rejections(session: DbSession) -> RejectionCounts:
+    """Operators (X-Service-Key): deliveries refused so far, by reason."""
+    return RejectionCounts(rejections=await rejection_counts(session))
+
+
+def parse_body(raw: bytes) -> tuple[str, SkoolDelivery]:
+    """The body as text (stored as it arrived) and the delivery in it; 422 unknown_event or
+    validation_error otherwise."""
+    try:
+        text = raw.decode("utf-8")
+        decoded: Any = json.loads(text)
+    except ValueError as error:  # not UTF-8, or not JSON
+        raise InvalidDelivery(f"the body is not UTF-8 JSON: {error}") from error
+    if "\x00" in text:
+        raise InvalidDelivery("the body must not contain NUL characters")
+    if not isinstance(decoded, dict):
+        raise InvalidDelivery("the body must be a JSON object")
+    event = decoded.get("event")
+    if event is not None and event not in KNOWN_EVENTS:
+        raise UnknownEvent(f"event {event!r} is not one of {', '.join(KNOWN_EVENTS)}")
+    try:
+        return text, SkoolDelivery.model_validate(decoded)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise InvalidDelivery(problems) from error
+
+
+async def _count(database: Database, reason: str) -> None:
+    """Count a refusal; the caller still gets its 4xx if the count cannot be written."""
+    try:
+        async with database.unit_of_work() as session:
+            await count_rejection(session, reason=reason)
+    except Exception as error:
+        log.warning("skool delivery refused (%s) but not counted: %r", reason, error)

@@ -8,14 +8,22 @@ from fastapi import FastAPI
 
 from shared.runtime import ServiceRuntime
 from skool_ingest import api
-from skool_ingest.handlers import SUBSCRIPTIONS
+from skool_ingest.handlers import build_subscriptions
+from skool_ingest.service.welcome import Mailer
 from skool_ingest.settings import SkoolIngestSettings
 
 
 def create_app(settings: SkoolIngestSettings | None = None) -> FastAPI:
+    settings = settings or SkoolIngestSettings()
+    mailer = Mailer(
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        mail_from=settings.mail_from,
+        signup_url=settings.signup_url,
+    )
     runtime = ServiceRuntime(
-        settings=settings or SkoolIngestSettings(),
+        settings=settings,
         migrations=Path(__file__).parent / "migrations",
-        subscriptions=SUBSCRIPTIONS,
+        subscriptions=build_subscriptions(mailer),
     )
     return runtime.build_app(title="skool_ingest", routers=[api.router])

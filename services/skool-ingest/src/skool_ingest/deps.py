@@ -1,5 +1,39 @@
 """skool_ingest's dependency aliases."""
 
-from shared.http.deps import DbSession, ServiceKey
+from typing import Annotated
 
-__all__ = ["DbSession", "ServiceKey"]
+from fastapi import Depends, Request
+
+from shared.db.group_commit import GroupCommit
+from shared.db.session import Database
+from shared.http.deps import DbSession, ServiceKey
+from skool_ingest.service.deliveries import Delivery, process_deliveries
+from skool_ingest.settings import SkoolIngestSettings
+
+
+async def _settings(request: Request) -> SkoolIngestSettings:
+    """Async on purpose: FastAPI runs a plain `def` dependency in a worker thread."""
+    settings: SkoolIngestSettings = request.app.state.runtime.settings
+    return settings
+
+
+Settings = Annotated[SkoolIngestSettings, Depends(_settings)]
+
+
+async def _deliveries(request: Request) -> GroupCommit[Delivery, str]:
+    """Where verified deliveries go: stored and applied in group commits."""
+    return request.app.state.runtime.group_commit("skool-deliveries", process_deliveries)  # type: ignore[no-any-return]
+
+
+Deliveries = Annotated[GroupCommit[Delivery, str], Depends(_deliveries)]
+
+
+async def _database(request: Request) -> Database:
+    """For the rejection counter, written in its own transaction (the request itself fails)."""
+    database: Database = request.app.state.runtime.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(_database)]
+
+__all__ = ["DatabaseDep", "DbSession", "Deliveries", "ServiceKey", "Settings"]

@@ -17,4 +17,10 @@ class SkoolIngestSettings(ServiceSettings):
     default_port: ClassVar[int] = 8005
     secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "webhook_secret")
 
+    # HMAC-SHA256 key of `Skool-Signature` (shared with whoever configures the automation).
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    # How far a delivery's signed timestamp may be from now, either way.
+    signature_tolerance_seconds: int = 300
+    # The welcome email's direct signup link: this URL with `?email=<address>`.
+    signup_url: str = "http://127.0.0.1:3000/sign-up"
+    mail_from: str = "welcome@backbone.local"

@@ -1,4 +1,5 @@
-"""workspace's consumers: users from identity, plans from billing, verdicts from invites."""
+"""workspace's consumers: users from identity, plans from billing, verdicts from invites,
+entitlements from Skool."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from shared.events.schemas.invites import (
     InvitationRedemptionFailed,
     InvitationRevoked,
 )
-from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS, INVITES_INVITATIONS
+from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
+from shared.events.topics import (
+    BILLING_SUBSCRIPTIONS,
+    IDENTITY_USERS,
+    INVITES_INVITATIONS,
+    SKOOL_SUBSCRIPTIONS,
+)
 from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
 from workspace.service.invitations import (
@@ -27,6 +34,7 @@ from workspace.service.invitations import (
 from workspace.service.lifecycle import remove_deleted_user
 from workspace.service.plans import apply_subscription_changes
 from workspace.service.signup import Signup, provision_new_users
+from workspace.service.skool import apply_skool_cancelled, apply_skool_subscribed
 from workspace.service.users import update_user
 
 
@@ -67,6 +75,14 @@ async def on_invitation_revoked(session: AsyncSession, event: Envelope) -> None:
     await note_invitation_revoked(session, revoked=event.payload(InvitationRevoked))
 
 
+async def on_skool_subscribed(session: AsyncSession, event: Envelope) -> None:
+    await apply_skool_subscribed(session, subscribed=event.payload(SkoolSubscribed))
+
+
+async def on_skool_cancelled(session: AsyncSession, event: Envelope) -> None:
+    await apply_skool_cancelled(session, cancelled=event.payload(SkoolCancelled))
+
+
 SUBSCRIPTIONS = (
     Subscription(
         topic=IDENTITY_USERS,
@@ -87,6 +103,13 @@ SUBSCRIPTIONS = (
             InvitationRevoked.event_type: on_invitation_revoked,
             InvitationAccepted.event_type: on_invitation_accepted,
             InvitationRedemptionFailed.event_type: on_invitation_redemption_failed,
+        },
+    ),
+    Subscription(
+        topic=SKOOL_SUBSCRIPTIONS,
+        handlers={
+            SkoolSubscribed.event_type: on_skool_subscribed,
+            SkoolCancelled.event_type: on_skool_cancelled,
         },
     ),
 )

@@ -1,6 +1,7 @@
-"""Skool entitlements: `skool.subscribed` puts the org on `business`; `skool.cancelled` returns
-it to the free team plan at the period end the event carries (the lapse job does it then; at
-once without one). Events without an org id change nothing here (see docs/billing.md)."""
+"""Skool entitlements on an org (workspace's `org.entitlement_granted` / `org.entitlement_ended`,
+source "skool"): granted puts the org on `business`; ended returns it to the free team plan at
+the period end the event carries (the lapse job does it then; at once without one). Among one
+org's Skool events the newest `occurred_at` wins (see docs/billing.md, docs/skool.md)."""
 
 from __future__ import annotations
 

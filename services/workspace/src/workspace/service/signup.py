@@ -16,13 +16,14 @@ from workspace.service.invitations import (
     normalize_email,
 )
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
+from workspace.service.skool import SkoolSignup, provision_skool_signups, waiting_entitlements
 from workspace.service.users import remember_new_users
 
 
 class SignupPath(Enum):
     PERSONAL = "personal"  # flow 1: a personal workspace on individual_free
     INVITED = "invited"  # flow 2: wait for invites' verdict (docs/invitations.md)
-    # Flow 3 (Skool entitlement) joins here with its issue.
+    SKOOL = "skool"  # flow 3: a business team org, as admin (docs/skool.md)
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,17 @@ class Signup:
 
 
 def choose_signup_path(
-    user: UserCreated, *, invited_emails: set[str] | frozenset[str] = frozenset()
+    user: UserCreated,
+    *,
+    invited_emails: set[str] | frozenset[str] = frozenset(),
+    skool_emails: set[str] | frozenset[str] = frozenset(),
 ) -> SignupPath:
-    """Decide how a new user is provisioned: one who arrived with a `pending_invitation`, or whose
-    address has an open email invitation, waits for invites to redeem it (and gets a personal
-    workspace only if that fails)."""
+    """Decide how a new user is provisioned: one whose address has a waiting Skool entitlement
+    gets a business team org (it comes first: it is paid for); one who arrived with a
+    `pending_invitation`, or whose address has an open email invitation, waits for invites to
+    redeem it (and gets a personal workspace only if that fails)."""
+    if normalize_email(user.email) in skool_emails:
+        return SignupPath.SKOOL
     if user.pending_invitation or normalize_email(user.email) in invited_emails:
         return SignupPath.INVITED
     return SignupPath.PERSONAL
@@ -51,8 +58,13 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
     retention, or after their personal org was converted to a team org) gets nothing new.
     """
     signups = await _first_time(session, signups)
-    invited_emails = await invited_addresses(session, emails=[signup.user.email for signup in signups])
-    paths = [(signup, choose_signup_path(signup.user, invited_emails=invited_emails)) for signup in signups]
+    emails = [signup.user.email for signup in signups]
+    invited_emails = await invited_addresses(session, emails=emails)
+    skool_emails = await waiting_entitlements(session, emails=emails)
+    paths = [
+        (signup, choose_signup_path(signup.user, invited_emails=invited_emails, skool_emails=skool_emails))
+        for signup in signups
+    ]
     personal = [
         PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
         for signup, path in paths
@@ -64,6 +76,16 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
         )
         for signup, path in paths
         if path is SignupPath.INVITED
+    ]
+    skool = [
+        SkoolSignup(signup.user.user_id, signup.user.email or "", signup.user.first_name)
+        for signup, path in paths
+        if path is SignupPath.SKOOL
+    ]
+    # An entitlement taken meanwhile by another account of the same address: a personal org.
+    personal += [
+        PersonalOrgRequest(unserved.user_id, unserved.first_name)
+        for unserved in await provision_skool_signups(session, signups=skool)
     ]
     # Invited users whose redemption already failed (its verdict came first) fall back now.
     personal += await hold_invited_signups(session, signups=invited)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from shared.events.envelope import EventData
@@ -81,3 +82,30 @@ class MembershipRoleChanged(EventData):
     user_id: str
     role: str
     previous_role: str
+
+
+class OrgEntitlementGranted(EventData):
+    """An outside entitlement (a Skool membership) pays for this org: billing puts it on the
+    entitlement's plan (`business` for Skool). Among one org's entitlement events of one source,
+    the newest `occurred_at` wins."""
+
+    event_type = "org.entitlement_granted"
+
+    org_id: str
+    # Who grants it: "skool".
+    source: str = "skool"
+    occurred_at: datetime
+    # Paid until (renewals move it); None when the provider does not say.
+    period_end: datetime | None = None
+
+
+class OrgEntitlementEnded(EventData):
+    """The entitlement ends: the org returns to the free team plan at `period_end` (at once when
+    absent or past); members and data stay."""
+
+    event_type = "org.entitlement_ended"
+
+    org_id: str
+    source: str = "skool"
+    occurred_at: datetime
+    period_end: datetime | None = None
