@@ -122,7 +122,9 @@ def signup(args: argparse.Namespace) -> int:
     user_id = args.user_id or f"user_{uuid.uuid4().hex[:20]}"
     secret = os.environ.get("IDENTITY_AUTH_WEBHOOK_SECRET", DEFAULTS["IDENTITY_AUTH_WEBHOOK_SECRET"])
     key = os.environ.get("PLATFORM_SERVICE_KEY", DEFAULTS["PLATFORM_SERVICE_KEY"])
-    payload = clerk_user_created(user_id=user_id, email=args.email, first_name=args.first_name)
+    payload = clerk_user_created(
+        user_id=user_id, email=args.email, first_name=args.first_name, pending_invitation=args.invitation
+    )
     body, headers = signed_delivery(payload, secret=secret)
     started = time.monotonic()
     answer = httpx.post(f"{args.identity}/v1/webhooks/auth", content=body, headers=headers)
@@ -150,6 +152,7 @@ def main() -> None:
     send.add_argument("--email", default="ada@example.com")
     send.add_argument("--first-name", default="Ada")
     send.add_argument("--user-id", default=None)
+    send.add_argument("--invitation", default=None, help="an invitation-link slug the user signed up with")
     send.add_argument("--identity", default="http://127.0.0.1:8001")
     send.add_argument("--timeout", type=float, default=30)
     status = commands.add_parser("status", help="outbox backlogs, consumer lag, dead letters")
