@@ -7,7 +7,7 @@ applies it in offset order, as one batch whatever has queued up meanwhile (up to
 So one partition's records — and one key's, since a key maps to one partition — are applied
 strictly in order while other partitions go on, and a busy partition's next batch is already
 waiting when its transaction commits. After a batch's transaction commits, its offsets are
-committed; a record that could not be applied because a dependency is down is sought back to
+committed (by one committer task that coalesces every lane's offsets into one request); a record that could not be applied because a dependency is down is sought back to
 and comes again after a pause. A partition taken away by a rebalance is handed over only after
 its batch in flight has finished and committed; what was queued behind it is dropped (the new
 owner reads it from the committed offset).
@@ -59,6 +59,7 @@ class ConsumerLoop:
         self._redelivery_pause = redelivery_pause_seconds
         self._lanes: dict[TopicPartition, _Lane] = {}
         self._task: asyncio.Task[None] | None = None
+        self._committer: _OffsetCommitter | None = None
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -80,6 +81,7 @@ class ConsumerLoop:
         """Join the group (raises if the broker cannot be reached) and start consuming."""
         self._kafka.subscribe(topics=self.topics, listener=_HandOver(self))
         await self._kafka.start()
+        self._committer = _OffsetCommitter(self._kafka)
         self._task = asyncio.create_task(self._run(), name=f"consume {','.join(self.topics)}")
 
     async def stop(self) -> None:
@@ -89,6 +91,8 @@ class ConsumerLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._close_lanes(list(self._lanes))
+        if self._committer is not None:
+            await self._committer.close()
         await self._kafka.stop()
 
     async def _run(self) -> None:
@@ -110,20 +114,19 @@ class ConsumerLoop:
         return lane
 
     async def _close_lanes(self, partitions: Iterable[TopicPartition]) -> None:
-        """Finish the batches in flight on `partitions` (they commit their own offsets), drop the rest."""
+        """Finish the batches in flight on `partitions` and commit their offsets; drop the rest."""
         lanes = [lane for tp in partitions if (lane := self._lanes.pop(tp, None)) is not None]
         if lanes:
             await asyncio.gather(*(lane.close() for lane in lanes))
+        if self._committer is not None:
+            await self._committer.flush()
 
     # --- what lanes ask of the Kafka consumer ---------------------------------------------------
 
-    async def commit(self, partition: TopicPartition, offset: int) -> None:
-        try:
-            await self._kafka.commit({partition: offset})
-        except KafkaError as error:
-            # Lost the partition or the broker: the new owner gets these records again, and
-            # the inbox makes them duplicates.
-            log.warning("offset commit on %s failed (%r); records will be redelivered", partition, error)
+    def commit(self, partition: TopicPartition, offset: int) -> None:
+        """`offset` is applied and committed in the database: commit it to Kafka (coalesced)."""
+        assert self._committer is not None
+        self._committer.report(partition, offset)
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         if partition in self._kafka.assignment():
@@ -198,12 +201,64 @@ class _Lane:
             # was applied already is skipped as a duplicate.
             log.exception("batch on %s failed; it will be delivered again", self._partition)
         if resume_at > records[0].offset:
-            await self._loop.commit(self._partition, resume_at)
+            self._loop.commit(self._partition, resume_at)
         if resume_at <= records[-1].offset:
             # Redeliver from the first record not applied: what queued behind it goes too.
             self._pending.clear()
             self._loop.seek(self._partition, resume_at)
             await asyncio.sleep(self._loop._redelivery_pause)
+
+
+class _OffsetCommitter:
+    """Commits the offsets lanes report, coalesced: one request carries every partition's newest.
+
+    aiokafka serialises a consumer's commits behind one lock, one broker round trip each; a lane
+    that awaited its own commit waited for every other lane's too. Lanes now report and go on to
+    their next batch; this task commits whatever has been reported since its last request. An
+    offset is reported only after its batch's transaction committed, so commit-after-effect holds;
+    a commit that fails (a rebalance, the broker gone) means redelivery, which the inbox absorbs.
+    """
+
+    def __init__(self, kafka: AIOKafkaConsumer) -> None:
+        self._kafka = kafka
+        self._pending: dict[TopicPartition, int] = {}
+        self._reported = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task = asyncio.create_task(self._run(), name="offset-committer")
+
+    def report(self, partition: TopicPartition, offset: int) -> None:
+        self._pending[partition] = max(offset, self._pending.get(partition, 0))
+        self._idle.clear()
+        self._reported.set()
+
+    async def flush(self) -> None:
+        """Wait until everything reported so far is committed (or its commit has failed)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.flush()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._reported.wait()
+            self._reported.clear()
+            offsets, self._pending = self._pending, {}
+            offsets = {tp: offset for tp, offset in offsets.items() if tp in self._kafka.assignment()}
+            try:
+                if offsets:
+                    await self._kafka.commit(offsets)
+            except KafkaError as error:
+                # Lost the partitions or the broker: the new owner gets these records again,
+                # and the inbox makes them duplicates.
+                log.warning("offset commit of %s failed (%r); records will be redelivered", offsets, error)
+            except Exception:  # the committer must outlive anything a commit can raise
+                log.exception("offset commit of %s failed; records will be redelivered", offsets)
+            if not self._pending:
+                self._idle.set()
 
 
 class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
