@@ -7,8 +7,9 @@ applies it in offset order, as one batch whatever has queued up meanwhile (up to
 So one partition's records — and one key's, since a key maps to one partition — are applied
 strictly in order while other partitions go on, and a busy partition's next batch is already
 waiting when its transaction commits. After a batch's transaction commits, its offsets are
-committed (by one committer task that coalesces every lane's offsets into one request); a record that could not be applied because a dependency is down is sought back to
-and comes again after a pause. A partition taken away by a rebalance is handed over only after
+committed (by one committer task that coalesces every lane's offsets into one request); a
+record that could not be applied because a dependency is down is sought back to and comes again
+after a pause. A partition taken away by a rebalance is handed over only after
 its batch in flight has finished and committed; what was queued behind it is dropped (the new
 owner reads it from the committed offset).
 
