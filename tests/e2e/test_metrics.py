@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import eventually, sign_up
+from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
 
 REPO = Path(__file__).resolve().parents[2]
+SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 # Exported by compose's OpenTelemetry collector (span metrics), not by the services.
@@ -155,3 +158,35 @@ async def test_dashboards_and_rules_refer_only_to_exported_metrics(services: Fle
                 missing.append(f"{where}: {name}")
     assert missing == []
     assert any("backbone_" in expression for _, expression in dashboard_expressions())
+
+
+async def test_conversion_and_quota_counters_move_by_exactly_what_was_done(services: Fleet) -> None:
+    user_id, claims = await sign_up(services)
+    org_id = claims["org_id"]
+    before_workspace = await scrape(services, "workspace")
+    before_billing = await scrape(services, "billing")
+    async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
+
+        async def consume(quantity: int) -> int:
+            body = {"quantity": quantity, "idempotency_key": uuid.uuid4().hex}
+            path = f"/v1/orgs/{org_id}/meters/sessions/consume"
+            return (await client.post(path, json=body, headers=SERVICE)).status_code
+
+        # individual_free allows 10 sessions a month: 10 go through, then two refusals.
+        assert [await consume(10), await consume(1), await consume(2)] == [200, 402, 402]
+    token = await bearer_token(services, user_id)
+    body = {"name": "Metrics Co", "slug": new_slug("metrics")}
+    converted = await call_service(
+        services, "workspace", "POST", f"/v1/orgs/{org_id}/convert", token=token, json=body
+    )
+    assert converted.status_code == 200, converted.text
+
+    workspace = await scrape(services, "workspace")
+    billing = await scrape(services, "billing")
+    conversions = value(workspace, "backbone_conversions_total") - value(
+        before_workspace, "backbone_conversions_total"
+    )
+    refusals = value(billing, "backbone_quota_refusals_total", meter="sessions") - value(
+        before_billing, "backbone_quota_refusals_total", meter="sessions"
+    )
+    assert (conversions, refusals) == (1, 2)
