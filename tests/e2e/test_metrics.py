@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,8 +16,9 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.pytest_plugin import TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
 from devstack.services import Fleet
+from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,3 +192,55 @@ async def test_conversion_and_quota_counters_move_by_exactly_what_was_done(servi
         before_billing, "backbone_quota_refusals_total", meter="sessions"
     )
     assert (conversions, refusals) == (1, 2)
+
+
+async def post_stripe(fleet: Fleet, event: dict[str, object], *, secret: str) -> httpx.Response:
+    body = json.dumps(event).encode()
+    headers = {
+        "Stripe-Signature": sign_stripe_payload(body, secret=secret),
+        "Content-Type": "application/json",
+    }
+    async with httpx.AsyncClient(base_url=fleet["billing"].url, timeout=10) as client:
+        return await client.post("/v1/webhooks/stripe", content=body, headers=headers)
+
+
+async def test_an_upgrade_and_stripe_webhook_outcomes_are_counted_once(services: Fleet) -> None:
+    _, claims = await sign_up(services)
+    org_id = claims["org_id"]
+    subscription = {
+        "id": f"sub_{uuid.uuid4().hex[:14]}",
+        "object": "subscription",
+        "customer": "cus_metrics",
+        "status": "active",
+        "cancel_at_period_end": False,
+        "current_period_end": int(time.time()) + 30 * 86400,
+        "metadata": {"org_id": org_id},
+        "items": {"object": "list", "data": [{"price": {"id": "price_individual_pro_month"}}]},
+    }
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": "customer.subscription.created",
+        "created": int(time.time()),
+        "data": {"object": subscription},
+    }
+    before = await scrape(services, "billing")
+    secret = TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"]
+
+    statuses = [(await post_stripe(services, event, secret=secret)).json()["status"] for _ in range(3)]
+    refused = await post_stripe(services, event, secret="whsec_wrong")
+
+    assert statuses == ["processed", "duplicate", "duplicate"]
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_signature")
+    after = await scrape(services, "billing")
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("backbone_upgrades_total", plan="individual_pro") == 1
+    assert moved("backbone_webhooks_total", provider="stripe", outcome="processed") == 1
+    assert moved("backbone_webhooks_total", provider="stripe", outcome="duplicate") == 2
+    rejected = moved(
+        "backbone_webhooks_total", provider="stripe", outcome="rejected", reason="invalid_signature"
+    )
+    assert rejected == 1
