@@ -55,7 +55,8 @@ def test_compose_observability_pieces_are_there() -> None:
     assert {"otel-collector", "prometheus", "grafana"} <= set(services)
     for path in (
         "deploy/otel-collector.yaml",
-        "deploy/prometheus.yml",
+        "deploy/prometheus/prometheus.yml",
+        "deploy/prometheus/rules.yml",
         "deploy/grafana/dashboards/backbone.json",
     ):
         assert (REPO / path).is_file()

@@ -32,6 +32,7 @@ from shared.http.health import router as health_router
 from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
 from shared.messaging.loop import ConsumerLoop
+from shared.metrics import install_metrics
 from shared.outbox.relay import OutboxRelay, broker_answers, idempotent_producer
 from shared.retention import Housekeeper
 from shared.settings import ServiceSettings
@@ -79,6 +80,7 @@ class ServiceRuntime:
         self.verifier = verifier_from_settings(self.settings)
         install_auth(app, verifier=self.verifier, service_key=self.settings.service_key)
         install_error_handlers(app)
+        install_metrics(app, service=self.name)  # GET /metrics, no auth: docs/operations.md
         app.include_router(health_router)
         for router in routers:
             app.include_router(router)
@@ -104,6 +106,7 @@ class ServiceRuntime:
             database=self.database,
             producer_factory=lambda: idempotent_producer(bootstrap, client_id=f"{instance}-outbox"),
             safety_poll_seconds=self.settings.outbox_safety_poll_seconds,
+            service=self.name,
         )
         await self.relay.start()
         self.housekeeper = Housekeeper(

@@ -16,6 +16,8 @@ import httpx
 
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
+from devstack.prometheus import DEFAULT_PORT as PROMETHEUS_PORT
+from devstack.prometheus import PrometheusServer, start_prometheus
 from devstack.services import SERVICES, replica_counts
 from devstack.status import collect_status, render
 from devstack.webhooks import clerk_user_created, signed_delivery
@@ -87,15 +89,26 @@ def run() -> int:
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     ports = Ports().shifted(offset)
     platform = Platform(root=local_dir(), ports=ports, log=_say, replicas=replica_counts())
+    prometheus: PrometheusServer | None = None
     try:
         platform.start_infrastructure()
         fleet = platform.start_services()
+        prometheus = start_prometheus(
+            port=PROMETHEUS_PORT + offset,
+            folder=local_dir() / "prometheus",
+            replicas=fleet.all(),
+            log=_say,
+        )
+        if prometheus is not None:
+            platform.supervisor.watch(prometheus.child)
         _say("the platform is up (anything that dies is restarted):")
         print(f"    Kafka        {platform.kafka_bootstrap}")
         print(f"    PostgreSQL   {platform.database_url}")
         print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {local_dir() / 'mail'})")
         if platform.stripe_mock:
             print(f"    stripe-mock  {platform.stripe_mock.url} (BILLING_STRIPE_API_BASE)")
+        if prometheus is not None:
+            print(f"    Prometheus   {prometheus.url}  (rules: deploy/prometheus/rules.yml)")
         for name, group in fleet.replicas.items():
             first = group[0]
             print(f"    {name:<12} {first.url}  (docs {first.url}/docs, {len(group)} replica(s))")
@@ -113,6 +126,8 @@ def run() -> int:
         _say(f"failed: {error}")
         return 1
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         platform.stop()
         _say("stopped")
 

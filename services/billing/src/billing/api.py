@@ -44,7 +44,8 @@ from billing.service.meters import MeterAnswer, consume_sessions, release_scenar
 from billing.service.stripe_events import receive_stripe_event
 from billing.service.subscriptions import get_subscription
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS
-from shared.errors import InvalidServiceKey, error_responses
+from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected
 
 router = APIRouter(prefix="/v1")
 
@@ -197,8 +198,14 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookRead:
     """A Stripe event, verified, stored once by its id and applied in the same transaction."""
-    event = stripe.verify_event(await request.body(), stripe_signature)
-    return WebhookRead(status=await receive_stripe_event(session, event=event))
+    try:
+        event = stripe.verify_event(await request.body(), stripe_signature)
+        status = await receive_stripe_event(session, event=event)
+    except DomainError as error:
+        count_webhook_rejected("stripe", error.code)
+        raise
+    count_on_commit(session, count_webhook("stripe", status))
+    return WebhookRead(status=status)
 
 
 def _refused(answer: MeterAnswer, *, what: str) -> JSONResponse:

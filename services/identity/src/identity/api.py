@@ -14,7 +14,8 @@ from identity.service.deliveries import parse_delivery
 from identity.service.signing_keys import published_keys, rotate_signing_key
 from identity.service.tokens import issue_token
 from identity.webhooks import parse_event, verify_delivery
-from shared.errors import InvalidServiceKey, error_responses
+from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.metrics import count_webhook, count_webhook_rejected
 from shared.telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1")
@@ -37,11 +38,16 @@ async def receive_auth_webhook(
 
     Answered once the delivery is stored and applied: its group commit has committed."""
     body = await request.body()
-    delivery_id = verify_delivery(secret=settings.auth_webhook_secret, body=body, headers=request.headers)
-    delivery = parse_delivery(
-        delivery_id=delivery_id, event=parse_event(body), traceparent=current_traceparent()
-    )
-    status = await deliveries.submit(delivery)
+    try:
+        delivery_id = verify_delivery(secret=settings.auth_webhook_secret, body=body, headers=request.headers)
+        delivery = parse_delivery(
+            delivery_id=delivery_id, event=parse_event(body), traceparent=current_traceparent()
+        )
+    except DomainError as error:
+        count_webhook_rejected("auth", error.code)
+        raise
+    status = await deliveries.submit(delivery)  # committed by its group commit when it returns
+    count_webhook("auth", status).inc()
     return WebhookReceipt(status=status, delivery_id=delivery_id)
 
 

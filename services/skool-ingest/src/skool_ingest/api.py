@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from shared.db.session import Database
 from shared.db.tables import utcnow
 from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.metrics import count_webhook, count_webhook_rejected
 from shared.telemetry import current_traceparent
 from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, ServiceKey, Settings
 from skool_ingest.errors import InvalidDelivery, InvalidSignature, UnknownEvent
@@ -60,9 +61,11 @@ async def receive_skool_webhook(
         text, body = parse_body(raw)
     except SignatureRejected as error:
         await _count(database, error.reason)
+        count_webhook_rejected("skool", error.reason)
         raise
     except DomainError as error:
         await _count(database, error.code)
+        count_webhook_rejected("skool", error.code)
         raise
     delivery = Delivery(
         body=body,
@@ -71,7 +74,9 @@ async def receive_skool_webhook(
         received_at=received_at,
         traceparent=current_traceparent(),
     )
-    return WebhookReceipt.model_validate({"status": await deliveries.submit(delivery)})
+    status = await deliveries.submit(delivery)  # committed by its group commit when it returns
+    count_webhook("skool", status).inc()
+    return WebhookReceipt.model_validate({"status": status})
 
 
 @router.get(

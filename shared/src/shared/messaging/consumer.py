@@ -14,6 +14,7 @@ still commit. Offsets are committed by the caller (`ConsumerLoop`) only after th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from shared.errors import is_infrastructure_error
 from shared.events.envelope import Envelope
 from shared.inbox import claim_events
 from shared.messaging.dlq import DeadLetterPublisher
+from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_LATENCY, HANDLER_RETRIES
 from shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,7 @@ class EventConsumer:
                 envelope = Envelope.from_bytes(record.value or b"")
             except ValidationError as error:
                 await self.dead_letters.publish(record, error=f"malformed envelope: {error}", attempts=1)
+                DEAD_LETTERS.labels(self.name, self.topic).inc()
                 continue
             handler = self.handlers.get(envelope.type)
             if handler is not None:  # else another consumer's event on a shared topic
@@ -148,15 +151,19 @@ class EventConsumer:
                     new.append(item)
             for run in _runs(new):
                 await self._apply_run(session, run)
+        # Counted once the transaction committed (a rolled-back batch is retried and counted then).
+        _count_consumed(self.name, work, applied=new)
 
     async def _apply_run(self, session: AsyncSession, run: Sequence[_Work]) -> None:
         """Events that go to one handler call: a `Batched` handler's run, or a single event."""
         handler = run[0].handler
+        started = time.perf_counter()
         with self._span(run):
             if isinstance(handler, Batched):
                 await handler.apply(session, [item.envelope for item in run])
             else:
                 await handler(session, run[0].envelope)
+        HANDLER_LATENCY.labels(self.name, run[0].envelope.type).observe(time.perf_counter() - started)
 
     async def _apply_with_retries(self, item: _Work) -> None:
         """The slow path for one record: retried with backoff, dead-lettered when it keeps failing."""
@@ -174,6 +181,8 @@ class EventConsumer:
             async for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
+                    if attempts > 1:
+                        HANDLER_RETRIES.labels(self.name, item.envelope.type).inc()
                     await self._apply_once(item)
         except RetryError as exhausted:
             error = exhausted.last_attempt.exception()
@@ -192,6 +201,7 @@ class EventConsumer:
             )
             if fresh:
                 await self._apply_run(session, [item])
+        _count_consumed(self.name, [item], applied=[item] if fresh else [])
 
     async def _dead_letter(self, item: _Work, *, error: BaseException | None, attempts: int) -> None:
         log.warning(
@@ -203,6 +213,7 @@ class EventConsumer:
             error,
         )
         await self.dead_letters.publish(item.record, error=repr(error), attempts=attempts)
+        DEAD_LETTERS.labels(self.name, self.topic).inc()
 
     @contextmanager
     def _span(self, run: Sequence[_Work]) -> Iterator[None]:
@@ -227,6 +238,14 @@ class EventConsumer:
             attributes=attributes,
         ):
             yield
+
+
+def _count_consumed(consumer: str, work: Sequence[_Work], *, applied: Sequence[_Work]) -> None:
+    """Count each handled record as applied or duplicate (already in the inbox)."""
+    applied_ids = {id(item) for item in applied}
+    for item in work:
+        result = "applied" if id(item) in applied_ids else "duplicate"
+        EVENTS_CONSUMED.labels(consumer, item.envelope.type, result).inc()
 
 
 def _runs(items: Sequence[_Work]) -> Iterator[list[_Work]]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -36,8 +37,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shared.messaging.consumer import EventConsumer, Record
+from shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
+
+_LAG_EVERY_SECONDS = 1.0  # the lag gauge is refreshed by the fetch loop at most this often
 
 
 class ConsumerLoop:
@@ -59,6 +63,9 @@ class ConsumerLoop:
         self._max_buffered = max_buffered
         self._redelivery_pause = redelivery_pause_seconds
         self._lanes: dict[TopicPartition, _Lane] = {}
+        self._name = consumers[0].name if consumers else group_id
+        self._committed: dict[TopicPartition, int] = {}
+        self._lag_measured_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._committer: _OffsetCommitter | None = None
         self._kafka = AIOKafkaConsumer(
@@ -107,6 +114,33 @@ class ConsumerLoop:
             for partition, records in batches.items():
                 if records and partition in self._kafka.assignment():
                     self._lane(partition).add(records)
+            await self._measure_lag()
+
+    async def _measure_lag(self) -> None:
+        """Per topic, this replica's records not yet applied: highwater minus committed offset.
+
+        Before anything was committed on a partition its fetch position stands in. Errors are
+        ignored: a gauge must never stop the loop.
+        """
+        now = time.monotonic()
+        if now - self._lag_measured_at < _LAG_EVERY_SECONDS:
+            return
+        self._lag_measured_at = now
+        lag = dict.fromkeys(self.topics, 0)
+        try:
+            for partition in self._kafka.assignment():
+                highwater = self._kafka.highwater(partition)
+                if highwater is None:
+                    continue
+                done = self._committed.get(partition)
+                if done is None:
+                    done = await self._kafka.position(partition)
+                lag[partition.topic] += max(0, highwater - done)
+        except Exception as error:
+            log.debug("consumer lag not measured (%r)", error)
+            return
+        for topic, records in lag.items():
+            CONSUMER_LAG.labels(self._name, topic).set(records)
 
     def _lane(self, partition: TopicPartition) -> _Lane:
         lane = self._lanes.get(partition)
@@ -116,17 +150,21 @@ class ConsumerLoop:
 
     async def _close_lanes(self, partitions: Iterable[TopicPartition]) -> None:
         """Finish the batches in flight on `partitions` and commit their offsets; drop the rest."""
+        partitions = list(partitions)
         lanes = [lane for tp in partitions if (lane := self._lanes.pop(tp, None)) is not None]
         if lanes:
             await asyncio.gather(*(lane.close() for lane in lanes))
         if self._committer is not None:
             await self._committer.flush()
+        for tp in partitions:
+            self._committed.pop(tp, None)  # another replica owns (and measures) it now
 
     # --- what lanes ask of the Kafka consumer ---------------------------------------------------
 
     def commit(self, partition: TopicPartition, offset: int) -> None:
         """`offset` is applied and committed in the database: commit it to Kafka (coalesced)."""
         assert self._committer is not None
+        self._committed[partition] = offset  # what the lag gauge measures from
         self._committer.report(partition, offset)
 
     def seek(self, partition: TopicPartition, offset: int) -> None:

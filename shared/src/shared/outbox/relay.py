@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from shared.db.session import Database
+from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from shared.settings import as_libpq_url
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,17 @@ _BATCH = 500
 _LOCKED_OUT_RETRY_SECONDS = 0.02
 
 _SELECT_UNSENT = (
-    "SELECT position, topic, key, value, headers::text AS headers FROM outbox "
+    "SELECT position, event_type, topic, key, value, headers::text AS headers FROM outbox "
     "WHERE sent_at IS NULL ORDER BY position LIMIT $1"
 )
 _MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
+# For the backlog gauges: measured when the relay goes idle, at most once a second, so a busy
+# relay (woken on every commit) pays one extra query per second, not one per drain.
+_BACKLOG_EVERY_SECONDS = 1.0
+_BACKLOG = (
+    "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
+    "FROM outbox WHERE sent_at IS NULL"
+)
 
 
 class OutboxRelay:
@@ -47,7 +56,10 @@ class OutboxRelay:
         database: Database,
         producer_factory: Callable[[], AIOKafkaProducer],
         safety_poll_seconds: float = 2.0,
+        service: str = "unknown",
     ) -> None:
+        self._service = service
+        self._backlog_measured_at = 0.0
         self._database = database
         self._producer_factory = producer_factory
         self._safety_poll_seconds = safety_poll_seconds
@@ -85,6 +97,7 @@ class OutboxRelay:
             try:
                 await self._ensure_connected()
                 await self._drain_all()
+                await self._measure_backlog()
                 backoff = 0.1
                 await self._wait_for_work()
             except asyncio.CancelledError:
@@ -103,6 +116,17 @@ class OutboxRelay:
                 await asyncio.sleep(_LOCKED_OUT_RETRY_SECONDS)
             elif sent < _BATCH:
                 return
+
+    async def _measure_backlog(self) -> None:
+        """Refresh the outbox backlog gauges (rows not yet sent, oldest one's age)."""
+        assert self._connection is not None
+        now = time.monotonic()
+        if now - self._backlog_measured_at < _BACKLOG_EVERY_SECONDS:
+            return
+        self._backlog_measured_at = now
+        row = await self._connection.fetchrow(_BACKLOG)
+        if row is not None:
+            OUTBOX_BACKLOG.set(self._service, rows=int(row["rows"]), oldest_seconds=float(row["oldest"]))
 
     async def _wait_for_work(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -156,6 +180,8 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
+        for row in rows:
+            EVENTS_PUBLISHED.labels(self._service, row["event_type"]).inc()
 
 
 def idempotent_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:

@@ -26,6 +26,7 @@ from billing.catalog import load_catalog
 from billing.errors import OrgNotFound
 from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant
+from shared.metrics import QUOTA_REFUSALS, count_on_commit
 
 SESSIONS = "sessions"
 SCENARIOS = "scenarios"
@@ -138,6 +139,8 @@ async def consume_sessions(
         raise OrgNotFound(f"org {org_id} not found") from error
     if row["outcome"] == "no_org":
         raise OrgNotFound(f"org {org_id} not found")
+    if row["outcome"] == "refused":
+        QUOTA_REFUSALS.labels(SESSIONS).inc()  # its own transaction has committed already
     return MeterAnswer(
         accepted=row["outcome"] == "accepted",
         used=row["used"],
@@ -192,6 +195,7 @@ async def _use(
         answer = MeterAnswer(accepted=True, used=row.used, limit=row.checked_limit, period=period)
     else:
         plan, limit, used = await _standing(session, org_id=org_id, meter=meter, period=period)
+        count_on_commit(session, QUOTA_REFUSALS.labels(meter))
         answer = MeterAnswer(
             accepted=False,
             used=used,

@@ -22,6 +22,7 @@ from billing.catalog import Plan, load_catalog
 from billing.errors import MalformedEvent
 from billing.models import Subscription
 from billing.service.subscriptions import apply_change, lock_subscription
+from shared.metrics import UPGRADES, count_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ async def _subscription_event(
     period_end = _period_end(obj)
     cancel_at_period_end = bool(obj.get("cancel_at_period_end", False))
     if status in PAID or status == "past_due":
+        if status in PAID and (subscription.plan != plan.code or subscription.status not in PAID):
+            count_on_commit(session, UPGRADES.labels(plan.code))
         subscription.stripe_plan = plan.code
         if status == "past_due":
             subscription.past_due_since = subscription.past_due_since or datetime.now(UTC)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.workspace import MembershipRoleChanged, OrgConverted
+from shared.metrics import CONVERSIONS, count_on_commit
 from shared.outbox import record_event
 from workspace.errors import Forbidden, NotPersonal, PlanKindMismatch, UnknownPlan
 from workspace.models import Conversion, Role
@@ -80,6 +81,7 @@ async def convert_personal_org(
         subject=subject,
         data=OrgConverted(org_id=subject, name=name, slug=slug, owner_user_id=actor_id, plan=plan),
     )
+    count_on_commit(session, CONVERSIONS)
     if previous != Role.ADMIN:
         await record_event(
             session,

@@ -9,6 +9,7 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
+from shared.metrics import SIGNUPS, count_on_commit
 from workspace.service.invitations import (
     InvitedSignup,
     hold_invited_signups,
@@ -24,6 +25,10 @@ class SignupPath(Enum):
     PERSONAL = "personal"  # flow 1: a personal workspace on individual_free
     INVITED = "invited"  # flow 2: wait for invites' verdict (docs/invitations.md)
     SKOOL = "skool"  # flow 3: a business team org, as admin (docs/skool.md)
+
+
+# The `path` label of backbone_signups_total (docs/operations.md).
+_METRIC_PATH = {SignupPath.PERSONAL: "individual", SignupPath.INVITED: "invited", SignupPath.SKOOL: "skool"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
         (signup, choose_signup_path(signup.user, invited_emails=invited_emails, skool_emails=skool_emails))
         for signup in signups
     ]
+    for _, path in paths:
+        count_on_commit(session, SIGNUPS.labels(_METRIC_PATH[path]))
     personal = [
         PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
         for signup, path in paths
