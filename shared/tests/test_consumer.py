@@ -399,3 +399,32 @@ async def test_a_poison_event_in_a_batched_run_is_isolated_and_the_rest_commit(
     # The run failed as a whole, then each event went alone: the poison one three times.
     assert recorder.runs[0] == ["before", "poison-in-run", "after"]
     assert recorder.runs[1:] == [["before"], *[["poison-in-run"]] * 3, ["after"]]
+
+
+async def test_dead_letters_are_listed_with_their_error_and_one_can_be_replayed_alone(
+    running: Recorder, topic: str, platform: Platform
+) -> None:
+    from shared.messaging.replay import list_dead_letters, replay_one
+
+    first, second = envelope("test.poison", "listed-1"), envelope("test.poison", "listed-2")
+    await publish(platform, topic, first, second)
+    await dead_letters(platform, topic, expect=2)
+
+    letters = await list_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic)
+    assert [(letter.key, letter.event_type, letter.attempts) for letter in letters] == [
+        ("same-key", "test.poison", "3"),
+        ("same-key", "test.poison", "3"),
+    ]
+    assert all("cannot process listed-" in letter.error and not letter.replayed for letter in letters)
+
+    running.fixed.add("listed-2")  # only the second one's cause is fixed: replay just that one
+    chosen = letters[1]
+    assert await replay_one(
+        bootstrap=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset
+    )
+    assert not await replay_one(
+        bootstrap=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset + 99
+    )
+    await eventually(
+        lambda: _value(running.applied), until=lambda a: a == ["listed-2"], what="the replayed one applied"
+    )

@@ -21,6 +21,7 @@ from devstack.prometheus import PrometheusServer, start_prometheus
 from devstack.services import SERVICES, replica_counts
 from devstack.status import collect_status, render
 from devstack.webhooks import clerk_user_created, signed_delivery
+from shared.messaging.replay import list_dead_letters, replay_dead_letters, replay_one
 
 # Every variable the platform reads, with its development default (an environment value wins).
 DEFAULTS = {
@@ -159,6 +160,36 @@ def signup(args: argparse.Namespace) -> int:
     return 1
 
 
+async def dead_letters(args: argparse.Namespace) -> int:
+    """`devstack dlq list|replay TOPIC [--partition P --offset N]`."""
+    if args.action == "list":
+        letters = await list_dead_letters(bootstrap=args.bootstrap, topic=args.topic)
+        print(f"{len(letters)} dead letter(s) on {args.topic}.dlq")
+        for letter in letters:
+            replayed = "replayed" if letter.replayed else "waiting"
+            print(
+                f"  p{letter.partition}@{letter.offset} key={letter.key} type={letter.event_type} "
+                f"attempts={letter.attempts} age={letter.age_seconds:.0f}s {replayed}: {letter.error[:160]}"
+            )
+        return 0
+    if (args.partition is None) != (args.offset is None):
+        print("give both --partition and --offset, or neither (replay all)")
+        return 2
+    if args.offset is not None:
+        sent = await replay_one(
+            bootstrap=args.bootstrap, topic=args.topic, partition=args.partition, offset=args.offset
+        )
+        print(
+            f"replayed p{args.partition}@{args.offset}"
+            if sent
+            else f"no dead letter at p{args.partition}@{args.offset}"
+        )
+        return 0 if sent else 1
+    count = await replay_dead_letters(bootstrap=args.bootstrap, topic=args.topic)
+    print(f"replayed {count} dead letter(s) from {args.topic}.dlq to {args.topic}")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -176,7 +207,15 @@ def main() -> None:
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://backbone@127.0.0.1:54329/postgres"),
     )
+    dlq = commands.add_parser("dlq", help="dead letters: list them, replay one or all")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", help="the original topic, e.g. identity.users")
+    dlq.add_argument("--partition", type=int, default=None, help="with --offset: replay this record only")
+    dlq.add_argument("--offset", type=int, default=None)
+    dlq.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
+    if args.command == "dlq":
+        sys.exit(asyncio.run(dead_letters(args)))
     if args.command == "status":
         print(render(asyncio.run(collect_status(bootstrap=args.bootstrap, database_url=args.database_url))))
         sys.exit(0)

@@ -1,21 +1,29 @@
-"""Replaying dead letters: send each record of `<topic>.dlq` back to `<topic>` as it first was.
+"""Browsing and replaying dead letters: send records of `<topic>.dlq` back to `<topic>` as they
+first were.
 
     python -m shared.messaging.replay identity.users [--bootstrap 127.0.0.1:9092]
+    devstack dlq list identity.users          # offset, key, type, error, attempts, age, replayed?
+    devstack dlq replay identity.users [--partition P --offset N]
 
-The replayer is its own consumer group on the DLQ, so each dead letter is replayed once; the
-failed attempt left no inbox row, so the consumer applies the replayed record normally.
+Replaying all goes through the replayer's own consumer group on the DLQ, so each dead letter is
+replayed once; replaying one record (by partition and offset) sends just that one. The failed
+attempt left no inbox row, so the consumer applies a replayed record normally (and a record
+replayed twice is a duplicate the inbox drops).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import time
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.events.topics import dlq_topic
-from shared.messaging.dlq import original_headers
+from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, original_headers
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
@@ -52,8 +60,107 @@ async def replay_dead_letters(*, bootstrap: str, topic: str, idle_ms: int = 1000
     return replayed
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record of a `.dlq` topic, as an operator sees it."""
+
+    partition: int
+    offset: int
+    key: str
+    event_type: str
+    error: str
+    attempts: str
+    age_seconds: float
+    replayed: bool  # the replay-all group has passed it
+
+
+async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
+    """Every record now on `<topic>.dlq`, oldest first per partition (reads; changes nothing)."""
+    # No group: the consumer is given every partition of the topic, and commits nothing.
+    consumer = AIOKafkaConsumer(
+        dlq_topic(topic), bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not consumer.assignment() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the assignment follows the first metadata answer
+        partitions = sorted(consumer.assignment())
+        if not partitions:
+            return []
+        ends = await consumer.end_offsets(partitions)
+        replayed_to = await _replayer_offsets(bootstrap, partitions)
+        found: list[DeadLetter] = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                found += [_dead_letter(record, replayed_to.get(tp, 0)) for record in records]
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda letter: (letter.partition, letter.offset))
+
+
+async def replay_one(*, bootstrap: str, topic: str, partition: int, offset: int) -> bool:
+    """Send the dead letter at `partition`/`offset` of `<topic>.dlq` back to `topic`; False if
+    there is no such record."""
+    tp = TopicPartition(dlq_topic(topic), partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = idempotent_producer(bootstrap, client_id="dlq-replayer")
+    await consumer.start()
+    await producer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        end = (await consumer.end_offsets([tp]))[tp]
+        if offset >= end:
+            return False
+        records = (await consumer.getmany(tp, timeout_ms=5000, max_records=1)).get(tp, [])
+        if not records or records[0].offset != offset:
+            return False
+        record = records[0]
+        await producer.send_and_wait(
+            topic, value=record.value, key=record.key, headers=original_headers(list(record.headers or ()))
+        )
+        return True
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _replayer_offsets(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=REPLAYER_GROUP, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        return {tp: await consumer.committed(tp) or 0 for tp in partitions}
+    finally:
+        await consumer.stop()
+
+
+def _dead_letter(record: ConsumerRecord[bytes, bytes], replayed_to: int) -> DeadLetter:
+    headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+    return DeadLetter(
+        partition=record.partition,
+        offset=record.offset,
+        key=(record.key or b"").decode(errors="replace"),
+        event_type=headers.get("ce_type") or _envelope_type(record.value),
+        error=headers.get(DLQ_ERROR, ""),
+        attempts=headers.get(DLQ_ATTEMPTS, "?"),
+        age_seconds=max(0.0, time.time() - record.timestamp / 1000),
+        replayed=record.offset < replayed_to,
+    )
+
+
+def _envelope_type(value: bytes | None) -> str:
+    """The CloudEvents type inside a record without a `ce_type` header ("?" if it is no envelope)."""
+    try:
+        return str(json.loads(value or b"{}").get("type", "?"))
+    except (ValueError, AttributeError):
+        return "?"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description="Replay every dead letter of a topic not replayed before.")
     parser.add_argument("topic", help="the original topic, e.g. identity.users")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
