@@ -83,8 +83,9 @@ async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
     await consumer.start()
     try:
         deadline = time.monotonic() + 10
-        while not consumer.assignment() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # the assignment follows the first metadata answer
+        # The assignment follows the first metadata answer; aiokafka has no event for it.
+        while not consumer.assignment() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         partitions = sorted(consumer.assignment())
         if not partitions:
             return []
