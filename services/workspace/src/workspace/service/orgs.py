@@ -130,7 +130,23 @@ async def record_activity(session: AsyncSession, *, org: Org) -> None:
 async def create_team_org(session: AsyncSession, *, name: str, slug: str, created_by: str) -> Org:
     """A new team org with its creator as `admin`; billing starts it on the team free plan."""
     name, slug = check_name(name), check_slug(slug)
+    return await add_team_org(session, name=name, slug=slug, created_by=created_by)
+
+
+async def add_team_org(
+    session: AsyncSession,
+    *,
+    name: str,
+    slug: str,
+    created_by: str,
+    org_id: uuid.UUID | None = None,
+    initial_plan: str = TEAM_START_PLAN,
+    provisioned_for: str | None = None,
+) -> Org:
+    """Insert a team org with `created_by` as its admin and announce both (`org.created`,
+    `membership.added`); the name and slug are taken as given."""
     org = Org(
+        id=org_id or uuid.uuid4(),
         name=name,
         slug=slug,
         is_personal=False,
@@ -161,7 +177,8 @@ async def create_team_org(session: AsyncSession, *, name: str, slug: str, create
             kind="team",
             owner_user_id=created_by,
             created_by=created_by,
-            initial_plan=TEAM_START_PLAN,
+            initial_plan=initial_plan,
+            provisioned_for=provisioned_for,
         ),
     )
     await record_event(

@@ -24,18 +24,15 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from shared.db.tenancy import set_tenant
 from shared.events.schemas.skool import SkoolCancelled, SkoolSubscribed
 from shared.events.schemas.workspace import (
-    MembershipAdded,
-    OrgCreated,
     OrgEntitlementEnded,
     OrgEntitlementGranted,
 )
 from shared.outbox import record_event
 from workspace.models import Membership, Org, Role
 from workspace.service.invitations import normalize_email
-from workspace.service.orgs import SOURCE, TEAM_SETTINGS
+from workspace.service.orgs import SOURCE, add_team_org
 from workspace.service.scope import user_directory
 
 log = logging.getLogger(__name__)
@@ -178,44 +175,16 @@ async def create_skool_org(
     session: AsyncSession, *, user_id: str, first_name: str | None, org_id: uuid.UUID | None = None
 ) -> uuid.UUID:
     """A team org provisioned for Skool (billing starts it on `business`), the user its admin."""
-    org = Org(
-        id=org_id or uuid.uuid4(),
+    org = await add_team_org(
+        session,
         name=skool_org_name(first_name),
         slug=f"skool-{uuid.uuid4().hex[:12]}",
-        is_personal=False,
-        personal_user_id=None,
-        settings=dict(TEAM_SETTINGS),
         created_by=user_id,
+        org_id=org_id,
+        initial_plan=SKOOL_PLAN,
+        provisioned_for=SKOOL,
     )
-    await set_tenant(session, org.id)
-    session.add(org)
-    await session.flush()
-    session.add(Membership(org_id=org.id, user_id=user_id, role=Role.ADMIN))
-    await session.flush()
-    subject = str(org.id)
-    await record_event(
-        session,
-        source=SOURCE,
-        subject=subject,
-        data=OrgCreated(
-            org_id=subject,
-            name=org.name,
-            slug=org.slug,
-            is_personal=False,
-            kind="team",
-            owner_user_id=user_id,
-            created_by=user_id,
-            initial_plan=SKOOL_PLAN,
-            provisioned_for=SKOOL,
-        ),
-    )
-    await record_event(
-        session,
-        source=SOURCE,
-        subject=subject,
-        data=MembershipAdded(org_id=subject, user_id=user_id, role=Role.ADMIN, is_personal_org=False),
-    )
-    log.info("business team org %s created for %s (Skool)", subject, user_id)
+    log.info("business team org %s created for %s (Skool)", org.id, user_id)
     return org.id
 
 
