@@ -11,24 +11,36 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import load_catalog
+from billing.models import Subscription
 from billing.service.subscriptions import SKOOL_PLAN, apply_change, lock_subscription
 from shared.db.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 
-async def apply_skool_subscribed(
-    session: AsyncSession, *, org_id: str, occurred_at: datetime, period_end: datetime | None
-) -> bool:
-    """The org's Skool membership is paid: `business`, active (renewals move the period end)."""
+async def _take_newer_word(
+    session: AsyncSession, *, org_id: str, occurred_at: datetime
+) -> Subscription | None:
+    """The team org's subscription, locked and marked with `occurred_at`; None when there is none
+    or Skool already said something newer about it."""
     subscription = await lock_subscription(session, org_id=org_id)
     if (
         subscription is None
         or subscription.is_personal
         or _stale(subscription.skool_occurred_at, occurred_at)
     ):
-        return False
+        return None
     subscription.skool_occurred_at = occurred_at
+    return subscription
+
+
+async def apply_skool_subscribed(
+    session: AsyncSession, *, org_id: str, occurred_at: datetime, period_end: datetime | None
+) -> bool:
+    """The org's Skool membership is paid: `business`, active (renewals move the period end)."""
+    subscription = await _take_newer_word(session, org_id=org_id, occurred_at=occurred_at)
+    if subscription is None:
+        return False
     return await apply_change(
         session,
         subscription,
@@ -44,14 +56,9 @@ async def apply_skool_cancelled(
     session: AsyncSession, *, org_id: str, occurred_at: datetime, period_end: datetime | None
 ) -> bool:
     """The Skool membership ends: free team plan at `period_end`, or at once."""
-    subscription = await lock_subscription(session, org_id=org_id)
-    if (
-        subscription is None
-        or subscription.is_personal
-        or _stale(subscription.skool_occurred_at, occurred_at)
-    ):
+    subscription = await _take_newer_word(session, org_id=org_id, occurred_at=occurred_at)
+    if subscription is None:
         return False
-    subscription.skool_occurred_at = occurred_at
     if subscription.plan != SKOOL_PLAN:
         session.add(subscription)
         return False  # the org has moved on (bought a plan): nothing of Skool's to end
