@@ -190,6 +190,23 @@ async def backdate(platform: Platform, org_id: str, *, subscription_set: str, sc
     )
 
 
+async def end_period_now(
+    services: Fleet, platform: Platform, org_id: str, *, plan: str, what: str
+) -> dict[str, Any]:
+    """Move the org's period end (and its lapse) a minute into the past; wait for the lapse job to
+    put it on `plan`, and return its entitlements."""
+    await backdate(
+        platform,
+        org_id,
+        subscription_set="current_period_end = now() - interval '1 minute'",
+        schedule_set="due_at = now() - interval '1 minute'",
+    )
+    body: dict[str, Any] = await eventually(
+        lambda: entitlements(services, org_id), until=lambda body: body["plan"] == plan, what=what
+    )
+    return body
+
+
 # --- checkout and portal -------------------------------------------------------------------------
 
 
@@ -452,16 +469,8 @@ async def test_cancel_at_period_end_keeps_the_plan_until_the_period_ends(
     assert (body["plan"], body["cancel_at_period_end"]) == ("individual_pro", True)
     assert datetime.fromisoformat(body["current_period_end"]) == end.replace(microsecond=0)
     # The period ends (moved into the past here): the lapse job moves the org to its free plan.
-    await backdate(
-        platform,
-        org_id,
-        subscription_set="current_period_end = now() - interval '1 minute'",
-        schedule_set="due_at = now() - interval '1 minute'",
-    )
-    body = await eventually(
-        lambda: entitlements(services, org_id),
-        until=lambda body: body["plan"] == "individual_free",
-        what="the cancelled period ended",
+    body = await end_period_now(
+        services, platform, org_id, plan="individual_free", what="the cancelled period ended"
     )
     assert (body["status"], body["cancel_at_period_end"]) == ("canceled", False)
 
@@ -557,15 +566,5 @@ async def test_a_trial_without_payment_ends_on_the_team_free_plan(
         until=lambda body: body["plan"] == "professional",
         what="the conversion reached billing",
     )
-    await backdate(
-        platform,
-        org_id,
-        subscription_set="current_period_end = now() - interval '1 minute'",
-        schedule_set="due_at = now() - interval '1 minute'",
-    )
-    body = await eventually(
-        lambda: entitlements(services, org_id),
-        until=lambda body: body["plan"] == "free",
-        what="the trial ended",
-    )
+    body = await end_period_now(services, platform, org_id, plan="free", what="the trial ended")
     assert (body["status"], body["current_period_end"], body["limits"]["seats"]) == ("active", None, 3)
