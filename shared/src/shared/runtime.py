@@ -126,11 +126,12 @@ class ServiceRuntime:
 
     async def plain_pool(self) -> Any:
         """The process's plain asyncpg pool (made on first use): see shared.db.plain_pool."""
-        async with self._plain_pool_lock:
-            if self._plain_pool is None:
-                self._plain_pool = await create_plain_pool(
-                    self.database.url, session_role=app_role(self.name)
-                )
+        if self._plain_pool is None:  # the lock only while it is made, not on every request
+            async with self._plain_pool_lock:
+                if self._plain_pool is None:
+                    self._plain_pool = await create_plain_pool(
+                        self.database.url, session_role=app_role(self.name)
+                    )
         return self._plain_pool
 
     async def stop(self) -> None:
