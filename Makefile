@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := -e shared -e services/identity -e services/workspace -e services/billing \
             -e services/invites -e services/skool-ingest -e deploy/local
-DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML
+DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML schemathesis
 
 .PHONY: install run test lint bench chaos clean
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -78,6 +79,33 @@ def is_infrastructure_error(error: BaseException | None) -> bool:
     return isinstance(error, (OperationalError, InterfaceError))
 
 
+class UnstorableText(DomainError):
+    """A text value PostgreSQL cannot store: a NUL character (`\\u0000`), or a lone surrogate
+    that is not UTF-8 at all. Any field of any route can carry one; mapped here once."""
+
+    status = 422
+    code = "validation_error"
+
+
+# character_not_in_repertoire (NUL in text), untranslatable_character (`\u0000` in jsonb).
+_UNSTORABLE_TEXT_SQLSTATES = {"22021", "22P05"}
+
+
+def is_unstorable_text(error: BaseException | None) -> bool:
+    """The database (or its driver, encoding the value) refused a text value a request carried."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, UnicodeEncodeError):
+            return True
+        orig = getattr(error, "orig", None)
+        for candidate in (error, orig):
+            if str(getattr(candidate, "sqlstate", None) or "") in _UNSTORABLE_TEXT_SQLSTATES:
+                return True
+        error = orig if isinstance(orig, BaseException) else error.__cause__
+    return False
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -100,7 +128,9 @@ def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any
     by_status: dict[int, list[str]] = {}
     always: tuple[type[DomainError], ...] = (_ValidationFailed, ServiceUnavailable)
     for error in (*errors, *always):
-        by_status.setdefault(error.status, []).append(error.code)
+        codes = by_status.setdefault(error.status, [])
+        if error.code not in codes:
+            codes.append(error.code)
     return {
         status: {"model": ErrorBody, "description": "error codes: " + ", ".join(f"`{c}`" for c in codes)}
         for status, codes in sorted(by_status.items())
@@ -127,13 +157,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's answer to a body it cannot decode at all (not UTF-8); a body that decodes
+            # but is not JSON is a 422 `validation_error` already, so this one is too.
+            return JSONResponse(error_body("validation_error", f"body: {error.detail}"), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        if is_unstorable_text(error):
+            return await _domain(request, UnstorableText("a text value contains a NUL or is not UTF-8"))
         if is_infrastructure_error(error):
             log.warning("dependency unavailable: %r", error)
             unavailable = ServiceUnavailable("a dependency is unavailable; retry shortly")
@@ -144,3 +180,9 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         log.exception("unhandled error", exc_info=error)
         return JSONResponse(error_body("internal_error", "unexpected server error"), status_code=500)
+
+    # The same answers, given inside the app for the errors a request's values can cause: what
+    # reaches the `Exception` handler is re-raised by Starlette once answered, and uvicorn then
+    # drops the connection (a client on keep-alive saw a reset instead of its 422).
+    for kind in (DBAPIError, asyncpg.PostgresError, UnicodeEncodeError):
+        app.add_exception_handler(kind, _unexpected)

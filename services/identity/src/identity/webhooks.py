@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from svix.webhooks import Webhook, WebhookVerificationError
@@ -29,6 +30,19 @@ def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str]) -> 
 def parse_event(body: bytes) -> ClerkEvent:
     """Parse a verified body; a body that is not a Clerk event is the sender's error (400)."""
     try:
-        return ClerkEvent.model_validate(json.loads(body))
+        decoded = json.loads(body)
+        if _has_nul(decoded):  # PostgreSQL stores no NUL in text: refused here, not by the insert
+            raise ValueError("a string contains a NUL character")
+        return ClerkEvent.model_validate(decoded)
     except (ValueError, ValidationError) as error:
         raise MalformedWebhook(f"body is not a valid auth-provider event: {error}") from error
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

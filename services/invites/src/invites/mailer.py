@@ -30,7 +30,8 @@ def compose(settings: InvitesSettings, invitation: InvitationEmail) -> EmailMess
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = invitation.to
-    message["Subject"] = f"You are invited to join {invitation.org_name}"
+    # An org name (or the first name it came from) may hold line breaks; a header may not.
+    message["Subject"] = f"You are invited to join {' '.join(invitation.org_name.split())}"
     message.set_content(
         f"You have been invited to join {invitation.org_name} as {invitation.role}.\n\n"
         f"Accept the invitation: {accept_url(settings, invitation.token)}\n\n"

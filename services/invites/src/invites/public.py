@@ -38,12 +38,23 @@ async def validate_invitation_link(slug: str, session: DbSession) -> LinkValidit
     return LinkValidity(org_name=org_name, role=link.role, expires_at=link.expires_at)
 
 
+_REDIRECT = {
+    "description": "a valid link: on to signup",
+    "headers": {
+        "Location": {
+            "description": "INVITES_SIGNUP_URL with `?invitation=<slug>`",
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
 @router.get(
     "/invite/{slug}",
     status_code=302,
     response_class=RedirectResponse,
     dependencies=[PublicRateLimit],
-    responses=_LINK_ERRORS,
+    responses={302: _REDIRECT, **_LINK_ERRORS},
     tags=["invitation links"],
 )
 async def follow_invitation_link(slug: str, session: DbSession, settings: Settings) -> RedirectResponse:

@@ -53,8 +53,11 @@ class InvitationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # One @, something on each side, a dot in the domain: enough to refuse typos, not to prove
-    # the address exists (the email itself does that).
-    email: str = Field(max_length=320, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$")
+    # the address exists (the email itself does that). No control character: the address goes
+    # into the email's `To` header.
+    email: str = Field(
+        max_length=320, pattern=r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\s*$"
+    )
     role: Role
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from workspace.models import Role
-from workspace.service.naming import check_name, check_slug
+from workspace.service.naming import SLUG_PATTERN, check_name, check_slug
 from workspace.service.plans import DEFAULT_CONVERSION_PLAN
 
 
@@ -33,7 +33,9 @@ class _Naming(BaseModel):
     """A chosen name and slug; a bad one is a 422 naming the field."""
 
     name: str = Field(max_length=200)
-    slug: str = Field(max_length=100)
+    # The rule, for the docs (and for generated clients and fuzzers); check_slug enforces it,
+    # with its own message, and refuses the reserved prefix too.
+    slug: str = Field(max_length=100, json_schema_extra={"pattern": SLUG_PATTERN})
 
     @field_validator("name")
     @classmethod

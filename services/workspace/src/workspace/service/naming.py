@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from workspace.errors import InvalidField
 
 # Lowercase letters, digits and hyphens, 3 to 48 characters.
-_SLUG = re.compile(r"[a-z0-9-]{3,48}")
+SLUG_PATTERN = "^[a-z0-9-]{3,48}$"
+_SLUG = re.compile(SLUG_PATTERN)
 # Personal orgs are `personal-<user id>`; nobody may choose a slug that looks like one.
 RESERVED_SLUG_PREFIX = "personal-"
 NAME_MAX_LENGTH = 100
@@ -27,4 +29,6 @@ def check_name(name: str) -> str:
     cleaned = name.strip()
     if not cleaned or len(cleaned) > NAME_MAX_LENGTH:
         raise InvalidField(f"name: 1 to {NAME_MAX_LENGTH} characters, not only blanks")
+    if any(unicodedata.category(character) == "Cc" for character in cleaned):
+        raise InvalidField("name: no control characters (line breaks, tabs, NUL)")
     return cleaned
