@@ -68,13 +68,13 @@ def test_the_webhook_and_claims_routes_name_their_error_codes() -> None:
 
 
 # --- API.md, route by route --------------------------------------------------------------------
-# What ../shared/API.md documents for each route: every status it names (success, redirect and
-# no-content ones too) with the error codes it names for that status (an empty set: a status
-# with no code named). Taken from API.md by hand, not parsed: its tables mix prose ("404/410 as
-# above", "malformed 400") with the codes. The 401 of each kind of authentication, an org's 404
-# and a role's 403 come from its "Authentication" section. One deviation: API.md's row for
-# `/reserve` and `/release` names 402 `quota_exceeded` for both; giving a scenario back can never
-# exceed a quota, so only `/reserve` documents it.
+# What API.md (the public API contract) documents for each route: every status it names
+# (success, redirect and no-content ones too) with the error codes it names for that status (an
+# empty set: a status with no code named). Taken from API.md by hand, not parsed: its tables mix
+# prose ("404/410 as above", "malformed 400") with the codes. The 401 of each kind of
+# authentication, an org's 404 and a role's 403 come from its "Authentication" section. One
+# deviation: API.md's row for `/reserve` and `/release` names 402 `quota_exceeded` for both;
+# giving a scenario back can never exceed a quota, so only `/reserve` documents it.
 Answers = dict[int, set[str]]
 
 
