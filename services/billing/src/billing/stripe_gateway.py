@@ -131,6 +131,7 @@ class StripeGateway:
             and isinstance(event.get("id"), str)
             and isinstance(event.get("type"), str)
             and isinstance(event.get("created"), int)
+            and 0 <= event["created"] < 2**63  # seconds, stored as a bigint
             and isinstance(event.get("data"), dict)
             and isinstance(event["data"].get("object"), dict)
         ):

@@ -27,7 +27,8 @@ class ClerkUser(BaseModel):
     last_name: str | None = None
     image_url: str | None = None
     public_metadata: dict[str, Any] = {}
-    updated_at: int = 0
+    # Milliseconds, stored as a bigint: anything past its range is a malformed delivery (400).
+    updated_at: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
 
     @property
     def primary_email(self) -> str | None:

@@ -35,6 +35,7 @@ HANDLED = {
     "invoice.payment_failed",
 }
 PAID = {"active", "trialing"}
+_YEAR_10000 = 253_402_300_800
 ENDED = {"canceled", "unpaid", "incomplete_expired"}
 
 _STORE = text(
@@ -73,18 +74,18 @@ async def receive_stripe_event(session: AsyncSession, *, event: dict[str, Any]) 
         outcome = "ignored"
     else:
         obj: dict[str, Any] = event.get("data", {}).get("object", {}) or {}
-        org_id = await _org_of(session, obj)
-        if org_id is None:
-            log.warning("Stripe event %s (%s) names no org billing knows", event["id"], event_type)
-            outcome = "ignored"
-        else:
-            try:
+        try:
+            org_id = await _org_of(session, obj)
+            if org_id is None:
+                log.warning("Stripe event %s (%s) names no org billing knows", event["id"], event_type)
+                outcome = "ignored"
+            else:
                 outcome = await _apply(
                     session, event_type=event_type, created=int(event["created"]), obj=obj, org_id=org_id
                 )
-            except (KeyError, TypeError, ValueError, AttributeError) as error:
-                # Rolled back with the request: nothing stored, Stripe will show the 400.
-                raise MalformedEvent(f"the {event_type} event's object is not as Stripe sends it") from error
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+            # Rolled back with the request: nothing stored, Stripe will show the 400.
+            raise MalformedEvent(f"the {event_type} event's object is not as Stripe sends it") from error
     await session.execute(_SET_OUTCOME, {"event_id": event["id"], "outcome": outcome, "org_id": org_id})
     return outcome
 
@@ -229,7 +230,12 @@ def _period_end(obj: dict[str, Any]) -> datetime | None:
     if raw is None:
         items = (obj.get("items") or {}).get("data") or []
         raw = items[0].get("current_period_end") if items else None
-    return datetime.fromtimestamp(int(raw), UTC) if raw else None
+    if not raw:
+        return None
+    seconds = int(raw)
+    if not 0 < seconds < _YEAR_10000:  # what datetime can hold; Stripe sends Unix seconds
+        raise ValueError(f"current_period_end {raw!r} is not a time")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _customer_id(obj: dict[str, Any]) -> str | None:

@@ -1,15 +1,20 @@
-"""What the API fuzzing found (tests/e2e/test_api_fuzzing.py), pinned: text PostgreSQL cannot
-store, a body that is not UTF-8, and control characters bound for an email header are a clear 4xx,
-never a 500, and nothing is written."""
+"""What the API fuzzing found (tests/e2e/test_api_fuzzing.py, and signed webhook deliveries
+probed the same way), pinned: text PostgreSQL cannot store, a body that is not UTF-8, control
+characters bound for an email header, numbers past a column's range and objects of the wrong
+shape are a clear 4xx, never a 500, and nothing is written."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from typing import Any
 
 import httpx
 
-from devstack.pytest_plugin import TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
 from devstack.services import Fleet
+from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import (
     bearer_token,
     call_service,
@@ -20,6 +25,7 @@ from devstack.testing import (
     sign_up,
     signup_delivery,
 )
+from devstack.webhooks import clerk_user_created, signed_delivery
 from invites.mailer import InvitationEmail, compose
 from invites.settings import InvitesSettings
 
@@ -129,3 +135,65 @@ def test_an_invitation_email_keeps_an_org_name_with_line_breaks_on_one_header_li
 
     assert message["Subject"] == "You are invited to join Ada Sales Bcc: x@example.com"
     assert message["Bcc"] is None
+
+
+async def post_stripe_event(fleet: Fleet, **fields: Any) -> httpx.Response:
+    event = {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "created": int(time.time()), **fields}
+    body = json.dumps(event).encode()
+    signature = sign_stripe_payload(body, secret=TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"])
+    headers = {"Stripe-Signature": signature, "content-type": "application/json"}
+    return await call_service(fleet, "billing", "POST", "/v1/webhooks/stripe", content=body, headers=headers)
+
+
+async def test_a_signed_auth_delivery_with_an_updated_at_past_a_bigint_is_malformed(services: Fleet) -> None:
+    user_id = new_user_id()
+    payload = clerk_user_created(user_id=user_id, email=f"{user_id}@example.com", first_name="Ada")
+    payload["data"]["updated_at"] = 2**70
+    body, headers = signed_delivery(payload, secret=TEST_AUTH_SECRET)
+
+    answer = await post_auth_webhook(services, body, headers)
+
+    assert error_of(answer) == (400, "malformed_payload")
+    assert (await read_claims(services, user_id))["status"] == 404
+
+
+async def test_a_signed_stripe_event_created_past_a_bigint_is_malformed(services: Fleet) -> None:
+    answer = await post_stripe_event(
+        services, type="invoice.paid", created=2**70, data={"object": {"id": "in_x", "object": "invoice"}}
+    )
+
+    assert error_of(answer) == (400, "malformed_payload")
+
+
+async def test_a_signed_stripe_event_whose_metadata_is_not_an_object_is_malformed(services: Fleet) -> None:
+    obj = {"id": "sub_x", "object": "subscription", "metadata": ["org_id"]}
+
+    answer = await post_stripe_event(services, type="customer.subscription.updated", data={"object": obj})
+
+    assert error_of(answer) == (400, "malformed_payload")
+
+
+async def test_a_signed_subscription_event_whose_period_end_is_no_time_changes_nothing(
+    services: Fleet,
+) -> None:
+    _, claims = await sign_up(services)  # complete claims: billing has the org, on its free plan
+    org = claims["org_id"]
+    subscription = {
+        "id": f"sub_{uuid.uuid4().hex[:14]}",
+        "object": "subscription",
+        "customer": "cus_fuzz",
+        "status": "active",
+        "current_period_end": 2**70,
+        "metadata": {"org_id": org},
+        "items": {"object": "list", "data": [{"price": {"id": "price_individual_pro_month"}}]},
+    }
+
+    answer = await post_stripe_event(
+        services, type="customer.subscription.updated", data={"object": subscription}
+    )
+    entitlements = await call_service(
+        services, "billing", "GET", f"/v1/orgs/{org}/entitlements", headers=SERVICE_KEY
+    )
+
+    assert error_of(answer) == (400, "malformed_payload")
+    assert entitlements.json()["plan"] == "individual_free"
