@@ -38,9 +38,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
 from devstack.services import Fleet
+from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import bearer, bearer_token, call_service, new_slug, sign_up
+from devstack.webhooks import signed_delivery
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 Case = schemathesis.Case[Any]
@@ -52,7 +54,6 @@ MAX_EXAMPLES = 25
 # invites rate-limits its public routes per client address: the fuzzer spends the budget of an
 # address of its own (all of 127/8 is loopback), never the one the other tests share.
 CLIENT_ADDRESS = "127.0.0.61"
-SKOOL_WEBHOOK = ("POST", "/v1/webhooks/skool")
 CASE_ID_HEADER = SCHEMATHESIS_TEST_CASE_HEADER
 
 
@@ -136,18 +137,37 @@ class Sender:
         if seen in self.sent:
             return None
         self.sent.add(seen)
-        if (case.operation.method.upper(), case.operation.path) == SKOOL_WEBHOOK and "content" in body:
-            request["headers"]["Skool-Signature"] = _skool_signature(body["content"])
+        sign = SIGNERS.get((case.operation.method.upper(), case.operation.path))
+        if sign is not None and "content" in body:
+            content = body["content"]
+            request["headers"].update(sign(content.encode() if isinstance(content, str) else content))
         return self.client.request(method, url, headers=request["headers"], params=params, **body)
 
 
-def _skool_signature(body: bytes | str) -> str:
-    """Signed like the Skool automation does, so the fuzzed body is parsed, not refused unread."""
-    raw = body.encode() if isinstance(body, str) else body
+def _skool_headers(body: bytes) -> dict[str, str]:
     stamp = int(time.time())
     secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
-    digest = hmac.new(secret, f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
-    return f"t={stamp},v1={digest}"
+    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Skool-Signature": f"t={stamp},v1={digest}"}
+
+
+def _svix_headers(body: bytes) -> dict[str, str]:
+    # Svix signs text; a body that is not UTF-8 goes with the signature of its closest text.
+    _, headers = signed_delivery(body.decode(errors="replace").encode(), secret=TEST_AUTH_SECRET)
+    return headers
+
+
+def _stripe_headers(body: bytes) -> dict[str, str]:
+    return {"Stripe-Signature": sign_stripe_payload(body, secret=TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"])}
+
+
+# Webhook bodies are signed as their senders sign them, so a fuzzed body is parsed and applied,
+# not refused unread for its signature.
+SIGNERS: dict[tuple[str, str], Callable[[bytes], dict[str, str]]] = {
+    ("POST", "/v1/webhooks/auth"): _svix_headers,
+    ("POST", "/v1/webhooks/stripe"): _stripe_headers,
+    ("POST", "/v1/webhooks/skool"): _skool_headers,
+}
 
 
 @dataclass

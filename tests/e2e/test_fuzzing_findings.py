@@ -197,3 +197,11 @@ async def test_a_signed_subscription_event_whose_period_end_is_no_time_changes_n
 
     assert error_of(answer) == (400, "malformed_payload")
     assert entitlements.json()["plan"] == "individual_free"
+
+
+async def test_an_auth_delivery_that_is_not_utf8_is_an_invalid_signature(services: Fleet) -> None:
+    _, headers = signup_delivery(user_id=new_user_id())
+
+    answer = await post_auth_webhook(services, b'{"type": "user.created", "data": "\xfe\xff"}', headers)
+
+    assert error_of(answer) == (401, "invalid_signature")

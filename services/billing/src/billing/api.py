@@ -34,6 +34,7 @@ from billing.schemas import (
     PlansRead,
     PortalRead,
     ReserveRequest,
+    StripeEvent,
     SubscriptionRead,
     WebhookRead,
 )
@@ -45,6 +46,7 @@ from billing.service.stripe_events import receive_stripe_event
 from billing.service.subscriptions import get_subscription
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS
 from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.http.openapi import raw_json_body
 from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected
 
 router = APIRouter(prefix="/v1")
@@ -190,6 +192,7 @@ async def portal(org_id: str, session: DbSession, principal: CurrentPrincipal, s
     response_model=WebhookRead,
     responses=error_responses(InvalidSignature, MalformedEvent),
     tags=["stripe"],
+    openapi_extra=raw_json_body(StripeEvent),  # read raw: the Stripe-Signature covers its bytes
 )
 async def stripe_webhook(
     request: Request,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -113,6 +113,19 @@ class CheckoutRead(BaseModel):
 
 class PortalRead(BaseModel):
     url: str
+
+
+class StripeEventData(BaseModel):
+    object: dict[str, Any]
+
+
+class StripeEvent(BaseModel):
+    """The documented format of a Stripe event (only what billing reads; Stripe sends more)."""
+
+    id: str
+    type: str
+    created: int = Field(ge=0, lt=2**63)
+    data: StripeEventData
 
 
 class WebhookRead(BaseModel):

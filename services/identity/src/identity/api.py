@@ -8,13 +8,22 @@ from fastapi import APIRouter, Request, Response
 
 from identity.deps import DbSession, Deliveries, Policy, ServiceKey, Settings
 from identity.errors import InvalidSignature, MalformedWebhook, NotAMember, NotProvisioned, UserNotFound
-from identity.schemas import ClaimsRead, Jwks, KeyRotated, TokenRead, TokenRequest, WebhookReceipt
+from identity.schemas import (
+    ClaimsRead,
+    ClerkUserDelivery,
+    Jwks,
+    KeyRotated,
+    TokenRead,
+    TokenRequest,
+    WebhookReceipt,
+)
 from identity.service.claims import get_claims
 from identity.service.deliveries import parse_delivery
 from identity.service.signing_keys import published_keys, rotate_signing_key
 from identity.service.tokens import issue_token
 from identity.webhooks import parse_event, verify_delivery
 from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.http.openapi import raw_json_body
 from shared.metrics import count_webhook, count_webhook_rejected
 from shared.telemetry import current_traceparent
 
@@ -30,6 +39,7 @@ JWKS_CACHE_CONTROL = "public, max-age=60"
     response_model=WebhookReceipt,
     responses=error_responses(InvalidSignature, MalformedWebhook),
     tags=["webhooks"],
+    openapi_extra=raw_json_body(ClerkUserDelivery),  # read raw: the Svix signature covers its bytes
 )
 async def receive_auth_webhook(
     request: Request, deliveries: Deliveries, settings: Settings

@@ -62,6 +62,15 @@ class ClerkEvent(BaseModel):
     timestamp: int | None = None
 
 
+class ClerkUserDelivery(BaseModel):
+    """The documented format of the deliveries identity acts on (other types are answered
+    `ignored`); for `user.deleted`, `data` needs only the `id`."""
+
+    type: Literal["user.created", "user.updated", "user.deleted"]
+    data: ClerkUser
+    timestamp: int | None = None
+
+
 class WebhookReceipt(BaseModel):
     status: str  # "processed", "duplicate" or "ignored"
     delivery_id: str

@@ -24,6 +24,8 @@ def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str]) -> 
         Webhook(secret).verify(body, svix_headers)
     except WebhookVerificationError as error:
         raise InvalidSignature(f"webhook signature rejected: {error}") from error
+    except UnicodeDecodeError as error:  # Svix signs text: no signature covers these bytes
+        raise InvalidSignature("webhook signature rejected: the body is not UTF-8") from error
     return svix_headers["svix-id"]
 
 
