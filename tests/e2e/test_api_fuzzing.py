@@ -70,9 +70,9 @@ class Caller:
         security scheme), and a bearer token where it takes one."""
         raw = operation.definition.raw
         schemes = {name for requirement in raw.get("security", []) for name in requirement}
-        headers = {parameter.get("name", "").lower() for parameter in raw.get("parameters", [])}
+        parameters = {parameter.get("name", "").lower() for parameter in raw.get("parameters", [])}
         found: dict[str, str] = {}
-        if "x-service-key" in headers or schemes == {"APIKeyHeader"}:
+        if "x-service-key" in parameters or schemes == {"APIKeyHeader"}:
             found["X-Service-Key"] = TEST_SERVICE_KEY
         if "HTTPBearer" in schemes:
             found.update(bearer(self.token))

@@ -5,6 +5,8 @@ shape are a clear 4xx, never a 500, and nothing is written."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -205,3 +207,23 @@ async def test_an_auth_delivery_that_is_not_utf8_is_an_invalid_signature(service
     answer = await post_auth_webhook(services, b'{"type": "user.created", "data": "\xfe\xff"}', headers)
 
     assert error_of(answer) == (401, "invalid_signature")
+
+
+async def test_a_skool_delivery_for_an_address_with_a_control_character_is_refused(services: Fleet) -> None:
+    delivery = {
+        "event": "member.subscribed",
+        "email": "sam\x1c@example.com",
+        "community_id": "fuzz-club",
+        "occurred_at": "2026-11-01T09:00:00Z",
+    }
+    body = json.dumps(delivery).encode()
+    stamp = int(time.time())
+    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
+    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
+
+    answer = await call_service(
+        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers
+    )
+
+    assert error_of(answer) == (422, "validation_error")

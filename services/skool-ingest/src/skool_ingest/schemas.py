@@ -31,7 +31,8 @@ class SkoolDelivery(BaseModel):
 
     event: Literal["member.subscribed", "member.cancelled"]
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    # No control character: the address goes into the welcome email's `To` header.
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     skool_member_id: str | None = Field(default=None, max_length=200)
