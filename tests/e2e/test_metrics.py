@@ -14,46 +14,20 @@ from pathlib import Path
 
 import httpx
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.scrape import Samples, scrape, scrape_text, value
 from devstack.services import Fleet
 from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 # Exported by compose's OpenTelemetry collector (span metrics), not by the services.
 NOT_FROM_SERVICES = ("traces_span_metrics_",)
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or"}
 PROMQL_WORDS |= {"unless", "offset", "inf", "nan"}
-
-
-async def scrape_text(url: str) -> str:
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{url}/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
-
-
-async def scrape(fleet: Fleet, service: str) -> Samples:
-    """Every sample of every replica of `service`, summed by name and labels."""
-    samples: Samples = {}
-    for replica in fleet.replicas[service]:
-        for family in text_string_to_metric_families(await scrape_text(replica.own_url)):
-            for sample in family.samples:
-                key = (sample.name, frozenset(sample.labels.items()))
-                samples[key] = samples.get(key, 0.0) + sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of `name`'s samples whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
 def exported_names(text: str) -> set[str]:
