@@ -168,8 +168,9 @@ async def dead_letters(args: argparse.Namespace) -> int:
         for letter in letters:
             replayed = "replayed" if letter.replayed else "waiting"
             print(
-                f"  p{letter.partition}@{letter.offset} key={letter.key} type={letter.event_type} "
-                f"attempts={letter.attempts} age={letter.age_seconds:.0f}s {replayed}: {letter.error[:160]}"
+                f"  p{letter.partition}@{letter.offset} from {letter.original} consumer={letter.consumer} "
+                f"key={letter.key} type={letter.event_type} attempts={letter.attempts} "
+                f"age={letter.age_seconds:.0f}s {replayed}: {letter.error[:160]}"
             )
         return 0
     if (args.partition is None) != (args.offset is None):

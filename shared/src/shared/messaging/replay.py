@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.events.topics import dlq_topic
-from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, original_headers
+from shared.messaging.dlq import (
+    DLQ_ATTEMPTS,
+    DLQ_CONSUMER,
+    DLQ_ERROR,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    original_headers,
+)
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
@@ -72,6 +80,8 @@ class DeadLetter:
     attempts: str
     age_seconds: float
     replayed: bool  # the replay-all group has passed it
+    consumer: str  # the consumer group that gave up on it (each group dead-letters its own copy)
+    original: str  # where it came from: `topic[partition]@offset`
 
 
 async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
@@ -145,10 +155,15 @@ def _dead_letter(record: ConsumerRecord[bytes, bytes], replayed_to: int) -> Dead
         offset=record.offset,
         key=(record.key or b"").decode(errors="replace"),
         event_type=headers.get("ce_type") or _envelope_type(record.value),
-        error=headers.get(DLQ_ERROR, ""),
+        error=" ".join(headers.get(DLQ_ERROR, "").split()),  # one line, whatever the exception said
         attempts=headers.get(DLQ_ATTEMPTS, "?"),
         age_seconds=max(0.0, time.time() - record.timestamp / 1000),
         replayed=record.offset < replayed_to,
+        consumer=headers.get(DLQ_CONSUMER, "?"),
+        original=(
+            f"{headers.get(DLQ_ORIGINAL_TOPIC, '?')}[{headers.get(DLQ_ORIGINAL_PARTITION, '?')}]"
+            f"@{headers.get(DLQ_ORIGINAL_OFFSET, '?')}"
+        ),
     )
 
 
