@@ -218,3 +218,40 @@ async def test_an_upgrade_and_stripe_webhook_outcomes_are_counted_once(services:
         "backbone_webhooks_total", provider="stripe", outcome="rejected", reason="invalid_signature"
     )
     assert rejected == 1
+
+
+async def test_rare_events_have_a_series_before_the_first_one(services: Fleet) -> None:
+    """A series born at its first increment has no earlier sample, so rate() and increase()
+    miss that event: the first dead letter or rejection would never reach a graph or a rule."""
+    expected = {
+        "workspace": [
+            ("backbone_dead_letters_total", {"consumer": "workspace", "topic": "identity.users"}),
+            ("backbone_signups_total", {"path": "skool"}),
+            ("backbone_handler_retries_total", {"consumer": "workspace", "type": "user.created"}),
+        ],
+        "identity": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "auth", "outcome": "rejected", "reason": "invalid_signature"},
+            )
+        ],
+        "billing": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "stripe", "outcome": "rejected", "reason": "invalid_signature"},
+            ),
+            ("backbone_upgrades_total", {"plan": "business"}),
+            ("backbone_quota_refusals_total", {"meter": "scenarios"}),
+        ],
+        "skool-ingest": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "skool", "outcome": "rejected", "reason": "signature_mismatch"},
+            ),
+            ("backbone_dead_letters_total", {"consumer": "skool-ingest", "topic": "identity.users"}),
+        ],
+    }
+    for service, series in expected.items():
+        samples = await scrape(services, service)
+        for name, labels in series:
+            assert (name, frozenset(labels.items())) in samples, f"{service} does not export {name}{labels}"

@@ -20,6 +20,7 @@ from billing.service.lapse_job import lapse_due_subscriptions
 from billing.settings import BillingSettings
 from billing.stripe_gateway import StripeGateway
 from shared.db.tables import utcnow
+from shared.metrics import UPGRADES, declare_series
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
         subscriptions=build_subscriptions(stripe),
     )
     app = runtime.build_app(title="billing", routers=[api.router])
+    # Each plan's upgrade series at 0 from the start, so the first upgrade shows on a graph.
+    declare_series(UPGRADES, *[(code,) for code in load_catalog().plans])
     app.state.stripe = stripe
     _run_beside(app, LapseJob(runtime=runtime, settings=settings))
     return app
