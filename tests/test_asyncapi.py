@@ -13,14 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft7Validator
 
 from devstack.asyncapi import DOCS_DIR, document_path, render, service_documents, write_documents
 from devstack.services import SERVICES
 from shared.events.asyncapi import build_asyncapi
+from shared.events.envelope import EventData, new_envelope
 from shared.events.registry import event_schemas, schemas_on
 from shared.events.schemas.identity import UserCreated
-from workspace.app import create_app as workspace_app
 from shared.events.topics import ALL_TOPICS, IDENTITY_USERS, WORKSPACE_ORGS, topic_for, topics_published_by
+from workspace.app import create_app as workspace_app
 
 REPO = Path(__file__).resolve().parents[1]
 REGENERATE = "run `make asyncapi` (python -m devstack.asyncapi) and commit docs/asyncapi/"
@@ -136,7 +140,9 @@ def test_every_consumed_event_is_published_by_some_service_with_the_same_schema(
     for service, document in documents().items():
         for address, name in _operations(document, "receive"):
             consumed += 1
-            assert (address, name) in published, f"{service} consumes {name} from {address}; nobody publishes it"
+            assert (address, name) in published, (
+                f"{service} consumes {name} from {address}; nobody publishes it"
+            )
             publisher, published_document = published[(address, name)]
             for section in ("messages", "schemas"):
                 theirs = published_document["components"][section]
@@ -188,9 +194,57 @@ def test_what_a_document_says_a_service_sends_is_what_its_outbox_call_sites_buil
         own = set(topics_published_by(spec.name))
         for path, event_types in built.items():
             for event_type in event_types:
-                assert topic_for(event_type) in own, f"{path} builds {event_type}, not on {spec.name}'s topics"
+                assert topic_for(event_type) in own, (
+                    f"{path} builds {event_type}, not on {spec.name}'s topics"
+                )
         documented = {name for address, name in _operations(documents()[spec.name], "send") if address in own}
         assert documented == set().union(*built.values()), spec.name
+
+
+def message_validator(document: dict[str, Any], message: str, part: str) -> Draft7Validator:
+    """Validates a message's `payload` or `headers` as the document describes them (AsyncAPI's
+    default schema format is a superset of JSON Schema draft 7; `$ref`s point into components)."""
+    schema = document["components"]["messages"][message][part]
+    return Draft7Validator({**schema, "components": document["components"]})
+
+
+def envelope_of(data: EventData) -> dict[str, Any]:
+    source = documents_by_topic()[topic_for(data.event_type)]
+    envelope: dict[str, Any] = json.loads(
+        new_envelope(source=source, subject="aggregate-1", data=data).to_bytes()
+    )
+    return envelope
+
+
+@cache
+def documents_by_topic() -> dict[str, str]:
+    return {topic: spec.name for spec in SERVICES for topic in topics_published_by(spec.name)}
+
+
+@pytest.mark.parametrize("event_type", list(event_schemas()))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_event_the_code_can_build_is_accepted_by_its_documented_schema(
+    event_type: str, data: Any
+) -> None:
+    schema = event_schemas()[event_type]
+    payload = data.draw(st.builds(schema))
+    envelope = envelope_of(payload)
+    for document in documents().values():
+        if event_type in document["components"]["messages"]:
+            errors = list(message_validator(document, event_type, "payload").iter_errors(envelope))
+            assert not errors, [error.message for error in errors]
+
+
+def test_a_documented_schema_refuses_what_the_code_would_refuse() -> None:
+    document = documents()["identity"]
+    validator = message_validator(document, "user.created", "payload")
+    good = envelope_of(UserCreated(user_id="user_1", email="a@example.com"))
+
+    assert validator.is_valid(good)
+    assert not validator.is_valid({**good, "data": {"email": "a@example.com"}})  # no user_id
+    assert not validator.is_valid({**good, "type": "user.deleted"})
+    assert not validator.is_valid({key: value for key, value in good.items() if key != "subject"})
 
 
 def test_the_registry_knows_every_declared_event_and_its_topic() -> None:

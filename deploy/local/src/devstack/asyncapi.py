@@ -59,6 +59,5 @@ def main() -> None:
         print(f"{DOCS_DIR.relative_to(REPO_ROOT)}: every document is up to date")
 
 
-
 if __name__ == "__main__":
     main()

@@ -49,7 +49,9 @@ def build_asyncapi(
     for topic in read_topics:
         unknown = set(consumed[topic]) - {schema.event_type for schema in on_topic[topic]}
         if unknown:
-            raise ValueError(f"{service} consumes {sorted(unknown)} from {topic}, which carries no such event")
+            raise ValueError(
+                f"{service} consumes {sorted(unknown)} from {topic}, which carries no such event"
+            )
     message_schemas = sorted(
         {schema for schemas in on_topic.values() for schema in schemas}, key=lambda schema: schema.event_type
     )
@@ -192,7 +194,9 @@ def _dead_letter_message() -> dict[str, Any]:
         DLQ_ORIGINAL_OFFSET: "Its offset there.",
     }
     headers = _headers(event_type=None, source=None)
-    headers["properties"] |= {name: {"type": "string", "description": text} for name, text in dlq_headers.items()}
+    headers["properties"] |= {
+        name: {"type": "string", "description": text} for name, text in dlq_headers.items()
+    }
     # The original headers are kept as they were, if any: the record may not even be an event.
     headers["required"] = sorted(dlq_headers)
     return {

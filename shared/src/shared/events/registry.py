@@ -24,7 +24,9 @@ def event_schemas() -> dict[str, type[EventData]]:
         if not schema.__module__.startswith(f"{schemas.__name__}."):
             continue
         if schema.event_type in found:
-            raise ValueError(f"{schema.event_type!r} is declared twice: {found[schema.event_type]} and {schema}")
+            raise ValueError(
+                f"{schema.event_type!r} is declared twice: {found[schema.event_type]} and {schema}"
+            )
         found[schema.event_type] = schema
     return dict(sorted(found.items()))
 
