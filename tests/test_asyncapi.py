@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from devstack.asyncapi import DOCS_DIR, document_path, render, service_documents, write_documents
+from devstack.asyncapi import (
+    DOCS_DIR,
+    document_path,
+    render,
+    service_apps,
+    service_documents,
+    write_documents,
+)
 from devstack.services import SERVICES
 from shared.events.asyncapi import build_asyncapi
 from shared.events.envelope import EventData, new_envelope
@@ -155,14 +162,21 @@ def test_every_consumed_event_is_published_by_some_service_with_the_same_schema(
 
 
 def test_each_document_receives_exactly_the_types_its_handlers_take() -> None:
-    for spec in SERVICES:
-        document = documents()[spec.name]
-        received = set(_operations(document, "receive"))
-        sent = set(_operations(document, "send"))
-        topics = {address for address, _ in received}
-        assert {address for address, name in sent if name == "dead_letter"} == {f"{t}.dlq" for t in topics}
-        for address, name in received:
-            assert topic_for(name) == address
+    for service, app in service_apps().items():
+        handled = {
+            (subscription.topic, event_type)
+            for subscription in app.state.runtime.subscriptions
+            for event_type in subscription.handlers
+        }
+        document = documents()[service]
+
+        assert set(_operations(document, "receive")) == handled, service
+        dead_letters = {address for address, name in _operations(document, "send") if name == "dead_letter"}
+        assert dead_letters == {f"{topic}.dlq" for topic, _ in handled}, service
+        for channel in document["channels"].values():
+            if not channel["address"].endswith(".dlq"):  # a channel lists every type its topic carries
+                carried = {schema.event_type for schema in schemas_on(channel["address"])}
+                assert set(channel["messages"]) == carried
 
 
 def _constructed_event_types(package_dir: Path) -> dict[str, set[str]]:

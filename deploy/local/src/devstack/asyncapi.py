@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 from devstack.paths import REPO_ROOT
 from devstack.services import SERVICES
 from shared.http.asyncapi import asyncapi_of
@@ -20,13 +22,14 @@ from shared.http.asyncapi import asyncapi_of
 DOCS_DIR = REPO_ROOT / "docs" / "asyncapi"
 
 
+def service_apps() -> dict[str, FastAPI]:
+    """Each service's app, built as its process builds it (nothing started), by service name."""
+    return {spec.name: importlib.import_module(f"{spec.package}.app").create_app() for spec in SERVICES}
+
+
 def service_documents() -> dict[str, dict[str, Any]]:
     """Each service's AsyncAPI document, built from its code, by service name."""
-    documents = {}
-    for spec in SERVICES:
-        app = importlib.import_module(f"{spec.package}.app").create_app()
-        documents[spec.name] = asyncapi_of(app)
-    return documents
+    return {service: asyncapi_of(app) for service, app in service_apps().items()}
 
 
 def render(document: dict[str, Any]) -> str:

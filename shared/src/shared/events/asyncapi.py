@@ -23,13 +23,13 @@ from shared.messaging.dlq import (
     DLQ_ORIGINAL_PARTITION,
     DLQ_ORIGINAL_TOPIC,
 )
+from shared.settings import ServiceSettings
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DEAD_LETTER = "dead_letter"
 _SCHEMAS = "#/components/schemas/"
 _MESSAGES = "#/components/messages/"
-_BROKER_DEFAULT = "127.0.0.1:9092"
 
 
 def build_asyncapi(
@@ -42,32 +42,75 @@ def build_asyncapi(
 ) -> dict[str, Any]:
     """The AsyncAPI document of `service`: it sends `published` on their topics, and receives
     the event types `consumed` names per topic (as consumer group `group_id`)."""
-    sent_topics = sorted({topic_for(schema.event_type) for schema in published})
-    read_topics = sorted(consumed)
-    topics = sorted({*sent_topics, *read_topics})
-    on_topic = {topic: schemas_on(topic) for topic in topics}
-    for topic in read_topics:
-        unknown = set(consumed[topic]) - {schema.event_type for schema in on_topic[topic]}
+    _refuse_unknown_types(service, consumed)
+    topics = sorted({*(topic_for(schema.event_type) for schema in published), *consumed})
+    channels = {topic: _channel(topic) for topic in topics}
+    channels |= {dlq_topic(topic): _dead_letter_channel(topic) for topic in consumed}
+    operations = _send_operations(service, published) | _receive_operations(service, consumed, group_id)
+    messages = {schema.event_type: _message(schema) for topic in topics for schema in schemas_on(topic)}
+    if consumed:
+        messages[DEAD_LETTER] = _dead_letter_message()
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": service,
+            "version": version,
+            "description": f"The Kafka topics {service} publishes on and consumes, generated from the code "
+            "(shared.events.asyncapi); every event is a CloudEvents 1.0 envelope in structured mode.",
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "servers": {"kafka": _server()},
+        "channels": dict(sorted(channels.items())),
+        "operations": dict(sorted(operations.items())),
+        "components": {
+            "messages": dict(sorted(messages.items())),
+            "schemas": _schemas([schema for topic in topics for schema in schemas_on(topic)]),
+        },
+    }
+
+
+def _refuse_unknown_types(service: str, consumed: Mapping[str, Collection[str]]) -> None:
+    for topic, event_types in consumed.items():
+        unknown = set(event_types) - {schema.event_type for schema in schemas_on(topic)}
         if unknown:
             raise ValueError(
                 f"{service} consumes {sorted(unknown)} from {topic}, which carries no such event"
             )
-    message_schemas = sorted(
-        {schema for schemas in on_topic.values() for schema in schemas}, key=lambda schema: schema.event_type
-    )
-    channels = {topic: _channel(topic, on_topic[topic]) for topic in topics}
-    operations: dict[str, Any] = {}
-    for topic in sent_topics:
-        sent = sorted(schema.event_type for schema in published if topic_for(schema.event_type) == topic)
-        operations[f"send-{topic}"] = _operation(
-            "send", topic, sent, f"{service} publishes these events through its outbox, keyed by subject."
-        )
-    for topic in read_topics:
-        channels[dlq_topic(topic)] = _dead_letter_channel(topic)
+
+
+def _server() -> dict[str, Any]:
+    # A placeholder, not this process's setting: the document must not change with the environment.
+    default = ServiceSettings.model_fields["kafka_bootstrap_servers"].default
+    return {
+        "host": "{bootstrap}",
+        "protocol": "kafka",
+        "description": "The Kafka cluster of the platform.",
+        "variables": {
+            "bootstrap": {"default": default, "description": "KAFKA_BOOTSTRAP_SERVERS (settings)."}
+        },
+    }
+
+
+def _send_operations(service: str, published: Sequence[type[EventData]]) -> dict[str, Any]:
+    by_topic: dict[str, list[str]] = {}
+    for schema in published:
+        by_topic.setdefault(topic_for(schema.event_type), []).append(schema.event_type)
+    description = f"{service} publishes these events through its outbox, keyed by subject."
+    return {
+        f"send-{topic}": _operation("send", topic, sorted(event_types), description)
+        for topic, event_types in by_topic.items()
+    }
+
+
+def _receive_operations(
+    service: str, consumed: Mapping[str, Collection[str]], group_id: str
+) -> dict[str, Any]:
+    operations = {}
+    for topic, event_types in consumed.items():
         operations[f"receive-{topic}"] = _operation(
             "receive",
             topic,
-            sorted(consumed[topic]),
+            sorted(event_types),
             f"{service} applies these events (other types on the topic are skipped), "
             "idempotently and in order per partition.",
             group_id=group_id,
@@ -79,46 +122,17 @@ def build_asyncapi(
             f"A record {service} could not apply (poison, or retries ran out) goes here; "
             "`python -m shared.messaging.replay` puts it back.",
         )
-    return {
-        "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": service,
-            "version": version,
-            "description": f"The Kafka topics {service} publishes on and consumes, generated from the code "
-            "(shared.events.asyncapi); every event is a CloudEvents 1.0 envelope in structured mode.",
-        },
-        "defaultContentType": CONTENT_TYPE,
-        "servers": {
-            "kafka": {
-                "host": "{bootstrap}",
-                "protocol": "kafka",
-                "description": "The Kafka cluster of the platform.",
-                "variables": {
-                    "bootstrap": {
-                        "default": _BROKER_DEFAULT,
-                        "description": "KAFKA_BOOTSTRAP_SERVERS (settings).",
-                    }
-                },
-            }
-        },
-        "channels": dict(sorted(channels.items())),
-        "operations": dict(sorted(operations.items())),
-        "components": {
-            "messages": {
-                **{schema.event_type: _message(schema) for schema in message_schemas},
-                **({DEAD_LETTER: _dead_letter_message()} if read_topics else {}),
-            },
-            "schemas": _schemas(message_schemas),
-        },
-    }
+    return operations
 
 
-def _channel(topic: str, schemas: Sequence[type[EventData]]) -> dict[str, Any]:
+def _channel(topic: str) -> dict[str, Any]:
     return {
         "address": topic,
         "description": f"Published by {PRODUCER_BY_TOPIC[topic]}; the Kafka key is each event's subject "
         "(its aggregate id), so one aggregate's events stay in order.",
-        "messages": {schema.event_type: {"$ref": _MESSAGES + schema.event_type} for schema in schemas},
+        "messages": {
+            schema.event_type: {"$ref": _MESSAGES + schema.event_type} for schema in schemas_on(topic)
+        },
     }
 
 
