@@ -28,6 +28,7 @@ from shared.db.plain_pool import create_plain_pool
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
+from shared.http.asyncapi import router as asyncapi_router
 from shared.http.health import router as health_router
 from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
@@ -82,6 +83,7 @@ class ServiceRuntime:
         install_error_handlers(app)
         install_metrics(app, service=self.name)  # GET /metrics, no auth: docs/operations.md
         app.include_router(health_router)
+        app.include_router(asyncapi_router)  # GET /asyncapi.json, no auth: docs/asyncapi/README.md
         for router in routers:
             app.include_router(router)
         return app
