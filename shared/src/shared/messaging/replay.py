@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.events.topics import dlq_topic
-from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, original_headers
+from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_CONSUMER, DLQ_ERROR, original_headers
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
@@ -72,6 +72,9 @@ class DeadLetter:
     attempts: str
     age_seconds: float
     replayed: bool  # the replay-all group has passed it
+    consumer: str = ""  # the consumer that gave up on it
+    event_id: str = ""  # the `ce_id` header, else the envelope's `id` ("" when it is no envelope)
+    traceparent: str = ""  # the `traceparent` header, else the envelope's
 
 
 async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
@@ -140,24 +143,29 @@ async def _replayer_offsets(bootstrap: str, partitions: list[TopicPartition]) ->
 
 def _dead_letter(record: ConsumerRecord[bytes, bytes], replayed_to: int) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+    envelope = _envelope(record.value)
     return DeadLetter(
         partition=record.partition,
         offset=record.offset,
         key=(record.key or b"").decode(errors="replace"),
-        event_type=headers.get("ce_type") or _envelope_type(record.value),
+        event_type=headers.get("ce_type") or str(envelope.get("type", "?")),
         error=headers.get(DLQ_ERROR, ""),
         attempts=headers.get(DLQ_ATTEMPTS, "?"),
         age_seconds=max(0.0, time.time() - record.timestamp / 1000),
         replayed=record.offset < replayed_to,
+        consumer=headers.get(DLQ_CONSUMER, ""),
+        event_id=headers.get("ce_id") or str(envelope.get("id", "")),
+        traceparent=headers.get("traceparent") or str(envelope.get("traceparent", "")),
     )
 
 
-def _envelope_type(value: bytes | None) -> str:
-    """The CloudEvents type inside a record without a `ce_type` header ("?" if it is no envelope)."""
+def _envelope(value: bytes | None) -> dict[str, object]:
+    """The CloudEvents attributes of a record's value (empty if it is no JSON object)."""
     try:
-        return str(json.loads(value or b"{}").get("type", "?"))
-    except (ValueError, AttributeError):
-        return "?"
+        parsed = json.loads(value or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def main() -> None:

@@ -1,0 +1,226 @@
+"""`devstack trace <id>`: one signup's timeline across the services, where it stops, dead letters,
+and the operator endpoints' refusals (docs/operations.md, "Timeline")."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.kafka import PARTITIONS
+from devstack.platform import Platform
+from devstack.pytest_plugin import TEST_SERVICE_KEY
+from devstack.services import SERVICES, Fleet
+from devstack.testing import (
+    complete_claims,
+    eventually,
+    new_user_id,
+    post_auth_webhook,
+    publish,
+    sign_up,
+    signup_delivery,
+)
+from devstack.trace import Line, Trace, collect_trace, partition_of
+from shared.events.envelope import Envelope
+
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+OPERATOR_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/v1/ops/timeline", {"params": {"q": "anyone"}}),
+    ("POST", "/v1/ops/consumptions", {"json": {"event_ids": []}}),
+    ("GET", "/v1/ops/subscriptions", {}),
+]
+
+
+async def _trace(services: Fleet, platform: Platform, query: str) -> Trace:
+    urls = {name: replica.url for name, replica in services.services.items()}
+    return await collect_trace(
+        query, urls=urls, service_key=TEST_SERVICE_KEY, bootstrap=platform.kafka_bootstrap
+    )
+
+
+def _first(trace: Trace, service: str, kind: str, event_type: str) -> int:
+    """The index of the first line of that kind; -1 when there is none."""
+    for index, line in enumerate(trace.lines):
+        if (line.service, line.kind, line.event_type) == (service, kind, event_type):
+            return index
+    return -1
+
+
+# Every stage of a signup, from the auth webhook to the claims projection, in the order it happens.
+SIGNUP_STAGES = [
+    ("identity", "webhook", "user.created"),
+    ("identity", "published", "user.created"),
+    ("workspace", "consumed", "user.created"),
+    ("workspace", "published", "org.created"),
+    ("billing", "consumed", "org.created"),
+    ("workspace", "published", "membership.added"),
+    ("identity", "consumed", "membership.added"),
+    ("billing", "published", "subscription.changed"),
+    ("identity", "consumed", "subscription.changed"),
+]
+
+
+def _stages_found(trace: Trace) -> list[int]:
+    return [_first(trace, *stage) for stage in SIGNUP_STAGES]
+
+
+@pytest.mark.parametrize("by", ["user id", "email"])
+async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
+    services: Fleet, platform: Platform, by: str
+) -> None:
+    user_id, claims = await sign_up(services)
+    query = user_id if by == "user id" else f"{user_id}@example.com"
+
+    trace = await eventually(
+        lambda: _trace(services, platform, query),
+        until=lambda found: -1 not in _stages_found(found),
+        what=f"every stage of {user_id}'s signup in its timeline",
+    )
+
+    stages = _stages_found(trace)
+    org_created = trace.lines[stages[3]]
+    membership = trace.lines[stages[5]]
+    # Each stage follows the one it depends on (a consumption follows its publication).
+    assert stages[0] < stages[1] < stages[2] < stages[3] < stages[4]
+    assert stages[2] < stages[5] < stages[6]
+    assert stages[4] < stages[7] < stages[8]
+    assert [line.at for line in trace.lines] == sorted(line.at for line in trace.lines)
+    assert org_created.trace_id == membership.trace_id  # one transaction, one trace
+    assert all(TRACE_ID.match(line.trace_id) for line in trace.lines), trace.lines
+    # The webhook's trace goes on into the user.created it caused.
+    assert trace.lines[stages[0]].trace_id == trace.lines[stages[1]].trace_id
+    assert claims["org_id"] in trace.searched  # found through workspace's related ids
+    assert org_created.event_id and membership.event_id
+    assert not [line for line in trace.lines if line.kind in ("missing", "dead-lettered", "waiting")]
+
+
+async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_and_the_lag(
+    services: Fleet, platform: Platform
+) -> None:
+    billing = services["billing"]
+    user_id = new_user_id()
+    billing.kill()
+    try:
+        body, headers = signup_delivery(user_id=user_id)
+        assert (await post_auth_webhook(services, body, headers)).status_code == 200
+
+        def stopped_at_billing(trace: Trace) -> list[Line]:
+            return [
+                line
+                for line in trace.lines
+                if (line.kind, line.service, line.event_type) == ("missing", "billing", "org.created")
+            ]
+
+        trace = await eventually(
+            lambda: _trace(services, platform, user_id),
+            until=lambda found: bool(stopped_at_billing(found)),
+            what="org.created shown as not consumed by billing",
+        )
+    finally:
+        billing.start()  # from this (main) thread: a child started in a worker thread dies with it
+        await asyncio.to_thread(billing.wait_ready)
+
+    [missing] = stopped_at_billing(trace)
+    match = re.search(r"NOT consumed by billing \(lag (\d+) on workspace\.orgs\[(\d+)\]", missing.what)
+    assert match, missing.what
+    org_created = next(line for line in trace.lines if line.event_id == missing.event_id)
+    assert org_created.kind == "published"
+    assert int(match.group(1)) >= 1
+    org_id = next(value for value in trace.searched if value != user_id and "@" not in value)
+    assert int(match.group(2)) == partition_of(org_id, list(range(PARTITIONS)))
+    assert TRACE_ID.match(missing.trace_id)
+    assert _first(trace, "workspace", "consumed", "user.created") >= 0  # it got that far
+    assert "billing did not answer" in " ".join(trace.notes)
+    # Once billing is back, the signup completes and the timeline has nothing missing.
+    await complete_claims(services, user_id)
+    after = await eventually(
+        lambda: _trace(services, platform, user_id),
+        until=lambda found: (
+            _first(found, "billing", "consumed", "org.created") >= 0
+            and not [line for line in found.lines if line.kind == "missing"]
+        ),
+        what="the timeline complete once billing is back",
+    )
+    assert not after.notes
+
+
+async def test_a_poisoned_event_shows_as_dead_lettered_with_its_error_and_attempts(
+    services: Fleet, platform: Platform
+) -> None:
+    user_id = new_user_id()
+    trace_id = uuid.uuid4().hex
+    poisoned = Envelope(
+        id=uuid.uuid4(),
+        type="user.created",
+        source="identity",
+        time=datetime.now(UTC),
+        subject=user_id,
+        traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01",
+        data={"email": f"{user_id}@example.com"},  # no user_id: every consumer's handler refuses it
+    )
+    await publish(platform.kafka_bootstrap, "identity.users", key=user_id, value=poisoned.to_bytes())
+
+    def dead_letters(trace: Trace) -> dict[str, Line]:
+        return {line.service: line for line in trace.lines if line.kind == "dead-lettered"}
+
+    consumers = {"workspace", "invites", "skool-ingest"}  # the groups that handle user.created
+    trace = await eventually(
+        lambda: _trace(services, platform, user_id),
+        until=lambda found: set(dead_letters(found)) >= consumers,
+        what="the poisoned user.created dead-lettered by each consumer",
+    )
+
+    for consumer in consumers:
+        line = dead_letters(trace)[consumer]
+        assert line.event_id == str(poisoned.id)
+        assert line.event_type == "user.created"
+        assert line.trace_id == trace_id
+        assert re.search(r"after \d+ attempt\(s\)", line.what), line.what
+        assert "ValidationError" in line.what and "user_id" in line.what, line.what
+
+
+async def test_operator_endpoints_refuse_without_the_service_key(services: Fleet) -> None:
+    for spec in SERVICES:
+        async with httpx.AsyncClient(base_url=services[spec.name].url, timeout=10) as client:
+            for method, path, kwargs in OPERATOR_ROUTES:
+                for headers in ({}, {"X-Service-Key": "not-the-key"}):
+                    response = await client.request(method, path, headers=headers, **kwargs)
+                    assert response.status_code == 401, (spec.name, path, response.text)
+                    assert response.json()["error"]["code"] == "invalid_service_key"
+            schema = (await client.get("/openapi.json")).json()
+        for method, path, _ in OPERATOR_ROUTES:
+            assert "401" in schema["paths"][path][method.lower()]["responses"], (spec.name, path)
+
+
+async def test_an_unknown_id_gives_an_empty_timeline_said_plainly(
+    services: Fleet, platform: Platform
+) -> None:
+    unknown = f"nobody-{uuid.uuid4().hex}"
+    offset = services["identity"].port - next(spec.port for spec in SERVICES if spec.name == "identity")
+    command = [
+        sys.executable,
+        "-m",
+        "devstack",
+        "trace",
+        unknown,
+        "--port-offset",
+        str(offset),
+        "--bootstrap",
+        platform.kafka_bootstrap,
+        "--service-key",
+        TEST_SERVICE_KEY,
+    ]
+
+    plain = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
+
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == f"nothing found for {unknown}"
+    trace = await _trace(services, platform, unknown)
+    assert (trace.found, trace.lines, trace.notes, trace.searched) == (False, [], [], [unknown])
