@@ -71,6 +71,13 @@ def _stages_found(trace: Trace) -> list[int]:
     return [_first(trace, *stage) for stage in SIGNUP_STAGES]
 
 
+def _complete(trace: Trace) -> bool:
+    """Every stage is there and nothing is still on its way (another group may lag a moment)."""
+    return -1 not in _stages_found(trace) and not [
+        line for line in trace.lines if line.kind in ("missing", "waiting")
+    ]
+
+
 @pytest.mark.parametrize("by", ["user id", "email"])
 async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
     services: Fleet, platform: Platform, by: str
@@ -80,7 +87,7 @@ async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
 
     trace = await eventually(
         lambda: _trace(services, platform, query),
-        until=lambda found: -1 not in _stages_found(found),
+        until=_complete,
         what=f"every stage of {user_id}'s signup in its timeline",
     )
 
@@ -98,7 +105,7 @@ async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
     assert trace.lines[stages[0]].trace_id == trace.lines[stages[1]].trace_id
     assert claims["org_id"] in trace.searched  # found through workspace's related ids
     assert org_created.event_id and membership.event_id
-    assert not [line for line in trace.lines if line.kind in ("missing", "dead-lettered", "waiting")]
+    assert not [line for line in trace.lines if line.kind == "dead-lettered"]
 
 
 async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_and_the_lag(
@@ -182,8 +189,8 @@ async def test_a_poisoned_event_shows_as_dead_lettered_with_its_error_and_attemp
         assert line.event_id == str(poisoned.id)
         assert line.event_type == "user.created"
         assert line.trace_id == trace_id
-        assert re.search(r"after \d+ attempt\(s\)", line.what), line.what
-        assert "ValidationError" in line.what and "user_id" in line.what, line.what
+        # A payload that does not validate is permanent: dead-lettered at the first attempt.
+        assert "after 1 attempt(s): 1 validation error for UserCreated user_id Field required" in line.what
 
 
 async def test_operator_endpoints_refuse_without_the_service_key(services: Fleet) -> None:

@@ -4,8 +4,8 @@ five services, and where it stopped.
 How it finds things (docs/operations.md, "Timeline"):
 1. Every service's `GET /v1/ops/timeline?q=<id>` (service key): the events its outbox holds about
    the id, its webhook deliveries naming it, and related ids (an email's user id, a user's
-   personal org, a slug's invitation and org...). The related ids are looked up once more (one
-   expansion, no more).
+   personal org, a slug's invitation and org...). The related ids are looked up too, up to two
+   hops from the id (`HOPS`, `MAX_RELATED`).
 2. Every service's `GET /v1/ops/subscriptions`: which consumer group handles which event types.
 3. Kafka: each group's committed offsets and each partition's end (lag), and the `.dlq` topics.
 4. Every service's `POST /v1/ops/consumptions`: which of the events its inbox has applied.
@@ -32,8 +32,10 @@ from shared.events.topics import ALL_TOPICS
 from shared.http.operator import trace_id_of
 from shared.messaging.replay import DeadLetter, list_dead_letters
 
-# At most this many related ids are looked up in the second round (a team org's members are not
-# related ids: only one user's, org's or invitation's own other names are).
+# Related ids are followed this many hops (an email -> its user id -> the user's personal org),
+# at most MAX_RELATED of them. Only one user's, org's or invitation's own other names are related
+# ids (never a team org's members), so the search stays about one subject.
+HOPS = 2
 MAX_RELATED = 20
 # Lines at the same instant (one transaction's now()): what was received or consumed comes before
 # what that transaction published.
@@ -84,7 +86,17 @@ class _Group:
     service: str
     group: str
     consumer: str
-    handles: frozenset[tuple[str, str]]  # (topic, event type)
+    # (topic, event type); None when the service did not answer (then its committed offsets say
+    # which topics it reads, not which types it handles).
+    handles: frozenset[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class _KafkaView:
+    lags: dict[tuple[str, TopicPartition], int]  # (group, partition) -> records not yet committed
+    partitions: dict[str, list[int]]  # topic -> its partitions
+    group_topics: dict[str, set[str]]  # group -> the topics it has committed offsets on
+    letters: list[DeadLetter]
 
 
 class _Operator:
@@ -128,25 +140,32 @@ async def collect_trace(
     async with httpx.AsyncClient(headers=headers, timeout=10) as client:
         operator = _Operator(client, urls, trace.notes)
         timelines = await _timelines(operator, [query])
-        related = _related(timelines, exclude={query})[:MAX_RELATED]
-        timelines += await _timelines(operator, related)
-        trace.searched += related
+        for _ in range(HOPS):
+            related = _related(timelines, exclude=set(trace.searched))
+            related = related[: MAX_RELATED - len(trace.searched) + 1]
+            if not related:
+                break
+            timelines += await _timelines(operator, related)
+            trace.searched += related
         groups = [_group(answer) for answer in await operator.every("GET", "/v1/ops/subscriptions")]
+        # A service that is down still has a consumer group (named after it) and offsets.
+        answered = {group.service for group in groups}
+        groups += [_Group(name, name, name, None) for name in urls if name not in answered]
         events, webhooks = _entries(timelines, trace.notes)
         topics = sorted({event.topic for event in events})
-        lags, partitions, letters = await _kafka(bootstrap, groups, topics)
+        kafka = await _kafka(bootstrap, groups, topics)
         event_ids = [event.event_id for event in events]
         consumed = await _consumptions(operator, event_ids) if event_ids else {}
     now = now or datetime.now(UTC)
     ids = {*trace.searched, *event_ids}
-    letters = [letter for letter in letters if letter.key in ids or letter.event_id in ids]
+    letters = [letter for letter in kafka.letters if letter.key in ids or letter.event_id in ids]
     trace.lines = sorted(
         [
             *webhooks,
             *_event_lines(events, now),
             *_consumed_lines(events, consumed),
             *_dead_letter_lines(letters, now),
-            *_missing_lines(events, groups, consumed, letters, lags, partitions, operator.down, now),
+            *_missing_lines(events, groups, consumed, letters, kafka, operator.down, now),
         ],
         key=lambda line: (line.at, _RANK[line.kind]),
     )
@@ -208,13 +227,12 @@ def _entries(timelines: Sequence[dict[str, Any]], notes: list[str]) -> tuple[lis
     return list(events.values()), list(webhooks.values())
 
 
-async def _kafka(
-    bootstrap: str, groups: Sequence[_Group], topics: Sequence[str]
-) -> tuple[dict[tuple[str, TopicPartition], int], dict[str, list[int]], list[DeadLetter]]:
-    """Lag per (group, partition) of `topics`, the partitions of each, and every dead letter."""
-    letters = await asyncio.gather(*(list_dead_letters(bootstrap=bootstrap, topic=t) for t in ALL_TOPICS))
+async def _kafka(bootstrap: str, groups: Sequence[_Group], topics: Sequence[str]) -> _KafkaView:
+    """Each group's lag on each partition of `topics`, and every dead letter of every topic."""
+    found = await asyncio.gather(*(list_dead_letters(bootstrap=bootstrap, topic=t) for t in ALL_TOPICS))
+    letters = [letter for letters in found for letter in letters]
     if not topics:
-        return {}, {}, [letter for found in letters for letter in found]
+        return _KafkaView({}, {}, {}, letters)
     ends = await end_offsets(bootstrap, list(topics))
     committed = await asyncio.gather(*(committed_offsets(bootstrap, group.group) for group in groups))
     lags = {
@@ -225,11 +243,10 @@ async def _kafka(
     partitions: dict[str, list[int]] = {}
     for tp in ends:
         partitions.setdefault(tp.topic, []).append(tp.partition)
-    return (
-        lags,
-        {topic: sorted(numbers) for topic, numbers in partitions.items()},
-        [letter for found in letters for letter in found],
-    )
+    group_topics = {
+        group.group: {tp.topic for tp in offsets} for group, offsets in zip(groups, committed, strict=True)
+    }
+    return _KafkaView(lags, {t: sorted(numbers) for t, numbers in partitions.items()}, group_topics, letters)
 
 
 async def _consumptions(operator: _Operator, event_ids: list[str]) -> dict[tuple[str, str], datetime]:
@@ -288,7 +305,7 @@ def _dead_letter_lines(letters: Sequence[DeadLetter], now: datetime) -> list[Lin
             now - timedelta(seconds=letter.age_seconds),
             letter.consumer or "?",
             f"dead-lettered by {letter.consumer or '?'} after {letter.attempts} attempt(s)"
-            f"{' (replayed since)' if letter.replayed else ''}: {letter.error}",
+            f"{' (replayed since)' if letter.replayed else ''}: {' '.join(letter.error.split())}",
             letter.event_type,
             letter.event_id,
             trace_id_of(letter.traceparent) or "",
@@ -303,27 +320,32 @@ def _missing_lines(
     groups: Sequence[_Group],
     consumed: Mapping[tuple[str, str], datetime],
     letters: Sequence[DeadLetter],
-    lags: Mapping[tuple[str, TopicPartition], int],
-    partitions: Mapping[str, list[int]],
+    kafka: _KafkaView,
     down: set[str],
     now: datetime,
 ) -> list[Line]:
-    """A published event that a group handling its type has neither applied nor dead-lettered."""
+    """A published event that a group handling its type has neither applied nor dead-lettered.
+
+    For a service that did not answer, neither its inbox nor its types are known: an event on a
+    topic its group reads is reported when the group lags on the event's partition."""
     dead = {(letter.consumer, letter.event_id) for letter in letters}
     lines = []
     for event in events:
-        if event.published_at is None or not partitions.get(event.topic):
+        if event.published_at is None or not kafka.partitions.get(event.topic):
             continue
-        tp = TopicPartition(event.topic, partition_of(event.subject, partitions[event.topic]))
+        tp = TopicPartition(event.topic, partition_of(event.subject, kafka.partitions[event.topic]))
         for group in groups:
-            if (event.topic, event.event_type) not in group.handles:
+            lag = kafka.lags.get((group.group, tp), 0)
+            if group.handles is None:
+                if event.topic not in kafka.group_topics.get(group.group, set()) or lag == 0:
+                    continue
+            elif (event.topic, event.event_type) not in group.handles:
                 continue
             if (group.consumer, event.event_id) in consumed or (group.consumer, event.event_id) in dead:
                 continue
-            lag = lags.get((group.group, tp), 0)
             where = f"lag {lag} on {tp.topic}[{tp.partition}]"
             if group.service in down:
-                where += f"; {group.service}'s inbox did not answer"
+                where += f"; {group.service} did not answer: its group reads {tp.topic}, its types unknown"
             elif lag == 0:
                 where += ": the group is past it, yet its inbox has no row (pruned?)"
             lines.append(
