@@ -201,6 +201,11 @@ async def test_operator_endpoints_refuse_without_the_service_key(services: Fleet
                     response = await client.request(method, path, headers=headers, **kwargs)
                     assert response.status_code == 401, (spec.name, path, response.text)
                     assert response.json()["error"]["code"] == "invalid_service_key"
+            nul = await client.get(
+                "/v1/ops/timeline", params={"q": "a\x00b"}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+            )
+            assert nul.status_code == 422, nul.text  # PostgreSQL text holds no NUL: refused, not a 500
+            assert nul.json()["error"]["code"] == "validation_error"
             schema = (await client.get("/openapi.json")).json()
         for method, path, _ in OPERATOR_ROUTES:
             assert "401" in schema["paths"][path][method.lower()]["responses"], (spec.name, path)

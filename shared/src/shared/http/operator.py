@@ -32,6 +32,7 @@ from shared.http.deps import DbSession, ServiceKey
 
 TIMELINE_LIMIT = 200
 MAX_EVENT_IDS = 1000
+QUERY_DESCRIPTION = "a user id, org id, email, invitation slug or id, Skool member id, Stripe id"
 
 
 def trace_id_of(traceparent: str | None) -> str | None:
@@ -133,7 +134,11 @@ router = APIRouter(prefix="/v1/ops", tags=["operator"], dependencies=[ServiceKey
 async def timeline(
     request: Request,
     session: DbSession,
-    q: Annotated[str, Query(min_length=1, max_length=320, description="a user, org, invitation id, email")],
+    q: Annotated[
+        str,
+        # No NUL: PostgreSQL text cannot hold one (a 422, not a 500).
+        Query(min_length=1, max_length=320, pattern=r"^[^\x00]+$", description=QUERY_DESCRIPTION),
+    ],
 ) -> Timeline:
     runtime = request.app.state.runtime
     events = await outbox_entries(session, service=runtime.name, q=q)
