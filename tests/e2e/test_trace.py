@@ -4,9 +4,11 @@ and the operator endpoints' refusals (docs/operations.md, "Timeline")."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,19 +18,25 @@ import pytest
 
 from devstack.kafka import PARTITIONS
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
 from devstack.services import SERVICES, Fleet
 from devstack.testing import (
+    bearer_token,
+    call_service,
     complete_claims,
     eventually,
+    new_slug,
     new_user_id,
     post_auth_webhook,
     publish,
+    request_token,
     sign_up,
     signup_delivery,
 )
 from devstack.trace import Line, Trace, collect_trace, partition_of
+from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.events.envelope import Envelope
+from skool_ingest.signature import HEADER, sign
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 OPERATOR_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
@@ -106,6 +114,108 @@ async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
     assert claims["org_id"] in trace.searched  # found through workspace's related ids
     assert org_created.event_id and membership.event_id
     assert not [line for line in trace.lines if line.kind == "dead-lettered"]
+
+
+def _has(trace: Trace, *stages: tuple[str, str, str]) -> bool:
+    return all(_first(trace, *stage) >= 0 for stage in stages)
+
+
+async def test_an_invitation_slugs_timeline_follows_the_link_to_the_invited_signup(
+    services: Fleet, platform: Platform
+) -> None:
+    admin_id, _ = await sign_up(services)
+    token = await bearer_token(services, admin_id)
+    created = await call_service(
+        services, "workspace", "POST", "/v1/orgs", token=token, json={"name": "Team", "slug": new_slug()}
+    )
+    assert created.status_code == 201, created.text
+    org_id = created.json()["id"]
+
+    async def create_link() -> httpx.Response:
+        # A token for the team org once identity knows the membership, then a link once invites
+        # knows the org and its admin (both from workspace's events).
+        for_org = await request_token(services, admin_id, org_id=org_id)
+        if for_org.status_code != 200:
+            return for_org
+        return await call_service(
+            services,
+            "invites",
+            "POST",
+            f"/v1/orgs/{org_id}/invitation-links",
+            token=for_org.json()["access_token"],
+            json={"role": "trainee"},
+        )
+
+    link = await eventually(
+        create_link, until=lambda response: response.status_code == 201, what="an invitation link"
+    )
+    slug = link.json()["slug"]
+    user_id = new_user_id()
+    payload = clerk_user_created(
+        user_id=user_id, email=f"{user_id}@example.com", first_name="Lin", pending_invitation=slug
+    )
+    body, headers = signed_delivery(payload, secret=TEST_AUTH_SECRET)
+    assert (await post_auth_webhook(services, body, headers)).status_code == 200
+    await complete_claims(services, user_id)
+
+    trace = await eventually(
+        lambda: _trace(services, platform, slug),
+        until=lambda found: _has(
+            found,
+            ("invites", "published", "invitation.created"),
+            ("identity", "published", "user.created"),  # its payload names the slug
+            ("invites", "published", "invitation.accepted"),
+            ("workspace", "consumed", "invitation.accepted"),
+        ),
+        what=f"the link {slug} and the signup that used it in its timeline",
+    )
+
+    assert org_id in trace.searched  # invites' related ids: the link's org (and the link's id)
+    accepted = trace.lines[_first(trace, "invites", "published", "invitation.accepted")]
+    signup = trace.lines[_first(trace, "identity", "published", "user.created")]
+    assert signup.at < accepted.at and signup.trace_id == accepted.trace_id
+
+
+async def test_a_skool_members_timeline_by_email_starts_at_the_skool_webhook(
+    services: Fleet, platform: Platform
+) -> None:
+    email = f"skool-{uuid.uuid4().hex[:12]}@example.com"
+    member_id = f"mem_{uuid.uuid4().hex[:12]}"
+    raw = json.dumps(
+        {
+            "event": "member.subscribed",
+            "email": email,
+            "skool_member_id": member_id,
+            "first_name": "Sam",
+            "community_id": "closers-club",
+            "community_name": "Closers Club",
+            "occurred_at": "2026-11-01T09:00:00Z",
+        }
+    ).encode()
+    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"]
+    headers = {HEADER: sign(secret=secret, timestamp=int(time.time()), body=raw)}
+    delivered = await call_service(
+        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=raw, headers=headers
+    )
+    assert delivered.status_code == 202, delivered.text
+
+    stages = [
+        ("skool-ingest", "webhook", "member.subscribed"),
+        ("skool-ingest", "published", "skool.subscribed"),
+        ("workspace", "consumed", "skool.subscribed"),
+    ]
+    trace = await eventually(
+        lambda: _trace(services, platform, email),
+        until=lambda found: _has(found, *stages),
+        what=f"{email}'s Skool delivery and its event in the timeline",
+    )
+
+    webhook, published, consumed = (trace.lines[_first(trace, *stage)] for stage in stages)
+    assert webhook.at <= published.at < consumed.at
+    assert TRACE_ID.match(webhook.trace_id) and webhook.trace_id == published.trace_id == consumed.trace_id
+    assert member_id in trace.searched  # skool-ingest's related ids
+    by_member_id = await _trace(services, platform, member_id)
+    assert _has(by_member_id, *stages[:2])
 
 
 async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_and_the_lag(
