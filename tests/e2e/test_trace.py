@@ -20,6 +20,7 @@ from devstack.kafka import PARTITIONS
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
 from devstack.services import SERVICES, Fleet
+from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import (
     bearer_token,
     call_service,
@@ -216,6 +217,74 @@ async def test_a_skool_members_timeline_by_email_starts_at_the_skool_webhook(
     assert member_id in trace.searched  # skool-ingest's related ids
     by_member_id = await _trace(services, platform, member_id)
     assert _has(by_member_id, *stages[:2])
+
+
+async def test_a_stripe_upgrade_shows_in_the_users_timeline_from_its_webhook_to_the_claims(
+    services: Fleet, platform: Platform
+) -> None:
+    user_id, claims = await sign_up(services)
+    org_id = claims["org_id"]
+    event: dict[str, Any] = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": "customer.subscription.created",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": f"sub_{uuid.uuid4().hex[:14]}",
+                "object": "subscription",
+                "customer": f"cus_{uuid.uuid4().hex[:10]}",
+                "status": "active",
+                "cancel_at_period_end": False,
+                "current_period_end": int(time.time()) + 30 * 86400,
+                "metadata": {"org_id": org_id},
+                "items": {"object": "list", "data": [{"price": {"id": "price_individual_pro_month"}}]},
+            }
+        },
+    }
+    body = json.dumps(event).encode()
+    signature = sign_stripe_payload(body, secret=TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"])
+    delivered = await call_service(
+        services,
+        "billing",
+        "POST",
+        "/v1/webhooks/stripe",
+        content=body,
+        headers={"Stripe-Signature": signature},
+    )
+    assert delivered.json()["status"] == "processed", delivered.text
+
+    def upgrade(trace: Trace) -> tuple[Line, Line, Line] | None:
+        """billing's webhook, the event it published in the same trace, identity consuming it."""
+        webhooks = [line for line in trace.lines if (line.service, line.kind) == ("billing", "webhook")]
+        if not webhooks:
+            return None
+        changed = [
+            line
+            for line in trace.lines
+            if (line.service, line.kind, line.event_type) == ("billing", "published", "subscription.changed")
+            and line.trace_id == webhooks[0].trace_id
+        ]
+        if not changed:
+            return None
+        consumed = [
+            line
+            for line in trace.lines
+            if (line.service, line.kind) == ("identity", "consumed") and line.event_id == changed[0].event_id
+        ]
+        return (webhooks[0], changed[0], consumed[0]) if consumed else None
+
+    trace = await eventually(
+        lambda: _trace(services, platform, user_id),
+        until=lambda found: upgrade(found) is not None,
+        what="the Stripe upgrade, from webhook to identity's claims, in the user's timeline",
+    )
+
+    found = upgrade(trace)
+    assert found is not None
+    webhook, changed, consumed = found
+    assert event["id"] in webhook.what and webhook.event_type == "customer.subscription.created"
+    assert webhook.at <= changed.at < consumed.at and TRACE_ID.match(webhook.trace_id)
 
 
 async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_and_the_lag(
