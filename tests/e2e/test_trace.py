@@ -323,7 +323,7 @@ async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_an
     assert int(match.group(2)) == partition_of(org_id, list(range(PARTITIONS)))
     assert TRACE_ID.match(missing.trace_id)
     assert _first(trace, "workspace", "consumed", "user.created") >= 0  # it got that far
-    assert "billing did not answer" in " ".join(trace.notes)
+    assert trace.unreachable == ["billing"] and "billing did not answer" in " ".join(trace.notes)
     # Once billing is back, the signup completes and the timeline has nothing missing.
     await complete_claims(services, user_id)
     after = await eventually(
@@ -415,3 +415,4 @@ async def test_an_unknown_id_gives_an_empty_timeline_said_plainly(
     assert plain.stdout.strip() == f"nothing found for {unknown}"
     trace = await _trace(services, platform, unknown)
     assert (trace.found, trace.lines, trace.notes, trace.searched) == (False, [], [], [unknown])
+    assert trace.complete

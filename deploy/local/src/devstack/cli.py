@@ -193,13 +193,14 @@ async def dead_letters(args: argparse.Namespace) -> int:
 
 
 def trace(args: argparse.Namespace) -> int:
-    """`devstack trace ID [--json]`: the id's timeline across the services (nothing found is no error)."""
+    """`devstack trace ID [--json]`: the id's timeline across the services. Nothing found is no
+    error (0); a service that did not answer is (1, after printing what the others said)."""
     offset = args.port_offset
     urls = {spec.name: f"http://127.0.0.1:{service_port(spec, offset)}" for spec in SERVICES}
     bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{9092 + offset}"
     found = asyncio.run(collect_trace(args.id, urls=urls, service_key=args.service_key, bootstrap=bootstrap))
     print(as_json(found) if args.json else render_trace(found))
-    return 0
+    return 0 if found.complete else 1
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
 from shared.events.topics import ALL_TOPICS
-from shared.http.operator import trace_id_of
+from shared.http.operator import MAX_EVENT_IDS, trace_id_of
 from shared.messaging.replay import DeadLetter, list_dead_letters
 
 # Related ids are followed this many hops (an email -> its user id -> the user's personal org),
@@ -61,10 +61,16 @@ class Trace:
     searched: list[str]
     lines: list[Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # services that did not answer, truncations
+    unreachable: list[str] = field(default_factory=list)  # services that did not answer
 
     @property
     def found(self) -> bool:
         return bool(self.lines)
+
+    @property
+    def complete(self) -> bool:
+        """Every service answered (the command's exit status is 0 only then)."""
+        return not self.unreachable
 
 
 @dataclass(frozen=True)
@@ -102,11 +108,13 @@ class _KafkaView:
 class _Operator:
     """The operator endpoints of the services; a service that does not answer is noted, not fatal."""
 
-    def __init__(self, client: httpx.AsyncClient, urls: Mapping[str, str], notes: list[str]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, urls: Mapping[str, str], notes: list[str], down: list[str]
+    ) -> None:
         self._client = client
         self._urls = urls
         self._notes = notes
-        self.down: set[str] = set()
+        self.down = down
 
     async def ask(self, service: str, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
         if service in self.down:
@@ -115,7 +123,7 @@ class _Operator:
             response = await self._client.request(method, f"{self._urls[service]}{path}", **kwargs)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            self.down.add(service)
+            self.down.append(service)
             self._notes.append(f"{service} did not answer ({type(error).__name__}: {error})")
             return None
         answer: dict[str, Any] = response.json()
@@ -138,11 +146,11 @@ async def collect_trace(
     trace = Trace(query=query, searched=[query])
     headers = {"X-Service-Key": service_key}
     async with httpx.AsyncClient(headers=headers, timeout=10) as client:
-        operator = _Operator(client, urls, trace.notes)
+        operator = _Operator(client, urls, trace.notes, trace.unreachable)
         timelines = await _timelines(operator, [query])
         for _ in range(HOPS):
             related = _related(timelines, exclude=set(trace.searched))
-            related = related[: MAX_RELATED - len(trace.searched) + 1]
+            related = related[: max(0, MAX_RELATED + 1 - len(trace.searched))]
             if not related:
                 break
             timelines += await _timelines(operator, related)
@@ -251,7 +259,11 @@ async def _kafka(bootstrap: str, groups: Sequence[_Group], topics: Sequence[str]
 
 async def _consumptions(operator: _Operator, event_ids: list[str]) -> dict[tuple[str, str], datetime]:
     """(consumer, event id) -> when it was applied, from every service's inbox."""
-    answers = await operator.every("POST", "/v1/ops/consumptions", json={"event_ids": event_ids})
+    chunks = [event_ids[start : start + MAX_EVENT_IDS] for start in range(0, len(event_ids), MAX_EVENT_IDS)]
+    rounds = await asyncio.gather(
+        *(operator.every("POST", "/v1/ops/consumptions", json={"event_ids": chunk}) for chunk in chunks)
+    )
+    answers = [answer for answers in rounds for answer in answers]
     return {
         (row["consumer"], row["event_id"]): datetime.fromisoformat(row["processed_at"])
         for answer in answers
@@ -321,7 +333,7 @@ def _missing_lines(
     consumed: Mapping[tuple[str, str], datetime],
     letters: Sequence[DeadLetter],
     kafka: _KafkaView,
-    down: set[str],
+    down: Sequence[str],
     now: datetime,
 ) -> list[Line]:
     """A published event that a group handling its type has neither applied nor dead-lettered.
@@ -365,7 +377,8 @@ def _missing_lines(
 def render(trace: Trace) -> str:
     """One line per entry: time, service, what, event type, event id, trace id."""
     if not trace.found:
-        lines = [f"nothing found for {trace.query}"]
+        where = "" if trace.complete else " in the services that answered"
+        lines = [f"nothing found for {trace.query}{where}"]
     else:
         lines = [f"timeline of {trace.query} (also searched: {', '.join(trace.searched[1:]) or '-'})"]
         for line in trace.lines:
@@ -388,6 +401,7 @@ def as_json(trace: Trace) -> str:
             "searched": trace.searched,
             "lines": lines,
             "notes": trace.notes,
+            "unreachable": trace.unreachable,
         },
         indent=2,
     )
