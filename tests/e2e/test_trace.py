@@ -372,7 +372,9 @@ async def test_a_poisoned_event_shows_as_dead_lettered_with_its_error_and_attemp
         assert "after 1 attempt(s): 1 validation error for UserCreated user_id Field required" in line.what
 
 
-async def test_operator_endpoints_refuse_without_the_service_key(services: Fleet) -> None:
+async def test_operator_endpoints_refuse_without_the_service_key_and_take_odd_text_safely(
+    services: Fleet,
+) -> None:
     for spec in SERVICES:
         async with httpx.AsyncClient(base_url=services[spec.name].url, timeout=10) as client:
             for method, path, kwargs in OPERATOR_ROUTES:
@@ -380,6 +382,15 @@ async def test_operator_endpoints_refuse_without_the_service_key(services: Fleet
                     response = await client.request(method, path, headers=headers, **kwargs)
                     assert response.status_code == 401, (spec.name, path, response.text)
                     assert response.json()["error"]["code"] == "invalid_service_key"
+            for odd in ("%", "_", "\\", "'; DROP TABLE outbox; --", '"}', "é✓🙂", "x" * 320):
+                answer = await client.get(
+                    "/v1/ops/timeline", params={"q": odd}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+                )
+                assert answer.status_code == 200 and answer.json()["entries"] == [], (spec.name, odd)
+            too_long = await client.get(
+                "/v1/ops/timeline", params={"q": "x" * 321}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+            )
+            assert too_long.status_code == 422, too_long.text
             nul = await client.get(
                 "/v1/ops/timeline", params={"q": "a\x00b"}, headers={"X-Service-Key": TEST_SERVICE_KEY}
             )

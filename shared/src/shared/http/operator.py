@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -52,7 +52,9 @@ class TimelineEntry(BaseModel):
 
     at: datetime
     service: str
-    kind: str = Field(description="`webhook` (a delivery this service received) or `event` (its outbox)")
+    kind: Literal["webhook", "event"] = Field(
+        description="`webhook` (a delivery this service received) or `event` (an outbox row)"
+    )
     summary: str = Field(description="what happened, in words (a delivery's source, type and outcome)")
     event_type: str | None = None
     event_id: uuid.UUID | None = None
