@@ -6,9 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := -e shared -e services/identity -e services/workspace -e services/billing \
             -e services/invites -e services/skool-ingest -e deploy/local
-DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML schemathesis
+DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML jsonschema types-jsonschema \
+             schemathesis
 
-.PHONY: install run test lint bench chaos clean
+.PHONY: install run test lint bench chaos asyncapi clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +39,10 @@ bench: install
 # report and a pass/fail exit code. E.g. make chaos CHAOS_ARGS="--signups 500 --rounds 1".
 chaos: install
 	@$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
+
+# Every service's AsyncAPI document into docs/asyncapi/ (tests/test_asyncapi.py fails on drift).
+asyncapi: install
+	@$(BIN)/python -m devstack.asyncapi
 
 clean:
 	rm -rf .local $(VENV)

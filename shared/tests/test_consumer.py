@@ -416,6 +416,8 @@ async def test_dead_letters_are_listed_with_their_error_and_one_can_be_replayed_
         ("same-key", "test.poison", "3"),
     ]
     assert all("cannot process listed-" in letter.error and not letter.replayed for letter in letters)
+    assert {letter.consumer for letter in letters} == {"test-consumer"}
+    assert all(letter.original.startswith(f"{topic}[") for letter in letters)
 
     running.fixed.add("listed-2")  # only the second one's cause is fixed: replay just that one
     chosen = letters[1]

@@ -6,8 +6,23 @@ import asyncio
 
 from devstack.kafka import create_topics
 from devstack.platform import Platform
+from devstack.scrape import parse, scrape_text, value
 from devstack.services import Fleet
-from devstack.testing import complete_claims, count, new_user_id, post_auth_webhook, signup_delivery
+from devstack.testing import (
+    complete_claims,
+    count,
+    eventually,
+    new_user_id,
+    post_auth_webhook,
+    signup_delivery,
+)
+
+
+async def identity_backlog(fleet: Fleet) -> float:
+    """identity's unsent outbox rows as its first replica's gauge says (each replica measures
+    the same database, so one is enough)."""
+    samples = parse(await scrape_text(fleet.replicas["identity"][0].own_url))
+    return value(samples, "backbone_outbox_backlog_rows", service="identity")
 
 
 async def test_a_signup_accepted_while_kafka_is_down_completes_after_it_restarts(
@@ -29,6 +44,14 @@ async def test_a_signup_accepted_while_kafka_is_down_completes_after_it_restarts
                 user_id,
             )
             == 1
+        )
+        # The relay is stuck, and the gauges an operator watches say so (not their last value).
+        await eventually(
+            lambda: identity_backlog(services),
+            until=lambda rows: rows >= 1,
+            timeout=30,
+            interval=0.5,
+            what="identity's outbox backlog gauge counting the waiting signup",
         )
     finally:
         # From this (main) thread: a broker started in a worker thread dies with that thread.

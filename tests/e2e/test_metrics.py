@@ -14,46 +14,20 @@ from pathlib import Path
 
 import httpx
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.scrape import Samples, scrape, scrape_text, value
 from devstack.services import Fleet
 from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 # Exported by compose's OpenTelemetry collector (span metrics), not by the services.
 NOT_FROM_SERVICES = ("traces_span_metrics_",)
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or"}
 PROMQL_WORDS |= {"unless", "offset", "inf", "nan"}
-
-
-async def scrape_text(url: str) -> str:
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{url}/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
-
-
-async def scrape(fleet: Fleet, service: str) -> Samples:
-    """Every sample of every replica of `service`, summed by name and labels."""
-    samples: Samples = {}
-    for replica in fleet.replicas[service]:
-        for family in text_string_to_metric_families(await scrape_text(replica.own_url)):
-            for sample in family.samples:
-                key = (sample.name, frozenset(sample.labels.items()))
-                samples[key] = samples.get(key, 0.0) + sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of `name`'s samples whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
 def exported_names(text: str) -> set[str]:
@@ -244,3 +218,40 @@ async def test_an_upgrade_and_stripe_webhook_outcomes_are_counted_once(services:
         "backbone_webhooks_total", provider="stripe", outcome="rejected", reason="invalid_signature"
     )
     assert rejected == 1
+
+
+async def test_rare_events_have_a_series_before_the_first_one(services: Fleet) -> None:
+    """A series born at its first increment has no earlier sample, so rate() and increase()
+    miss that event: the first dead letter or rejection would never reach a graph or a rule."""
+    expected = {
+        "workspace": [
+            ("backbone_dead_letters_total", {"consumer": "workspace", "topic": "identity.users"}),
+            ("backbone_signups_total", {"path": "skool"}),
+            ("backbone_handler_retries_total", {"consumer": "workspace", "type": "user.created"}),
+        ],
+        "identity": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "auth", "outcome": "rejected", "reason": "invalid_signature"},
+            )
+        ],
+        "billing": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "stripe", "outcome": "rejected", "reason": "invalid_signature"},
+            ),
+            ("backbone_upgrades_total", {"plan": "business"}),
+            ("backbone_quota_refusals_total", {"meter": "scenarios"}),
+        ],
+        "skool-ingest": [
+            (
+                "backbone_webhooks_total",
+                {"provider": "skool", "outcome": "rejected", "reason": "signature_mismatch"},
+            ),
+            ("backbone_dead_letters_total", {"consumer": "skool-ingest", "topic": "identity.users"}),
+        ],
+    }
+    for service, series in expected.items():
+        samples = await scrape(services, service)
+        for name, labels in series:
+            assert (name, frozenset(labels.items())) in samples, f"{service} does not export {name}{labels}"

@@ -20,6 +20,7 @@ from devstack.platform import Platform
 from devstack.provisioning import not_exactly_once
 from devstack.pytest_plugin import TEST_AUTH_SECRET
 from devstack.services import Fleet, RunningService
+from devstack.status import consumed_topics
 from devstack.svix_sender import send_burst, signup_deliveries
 from devstack.testing import eventually
 
@@ -33,14 +34,8 @@ CONSUMED = {
     # skool-ingest learns who has an account (no welcome email for them).
     "skool-ingest": ("identity.users",),
 }
-# Every topic each group reads (all their partitions must be assigned for the group to be stable);
-# workspace also reads invites.invitations and skool.subscriptions, skool-ingest its own
-# skool.subscriptions (welcome emails), which plain signups do not touch.
-READS = {
-    **CONSUMED,
-    "workspace": (*CONSUMED["workspace"], "invites.invitations", "skool.subscriptions"),
-    "skool-ingest": (*CONSUMED["skool-ingest"], "skool.subscriptions"),
-}
+# Every topic each group reads (all their partitions must be assigned for the group to be stable).
+READS = consumed_topics()
 REJOIN_ATTEMPTS = 10
 
 

@@ -47,6 +47,22 @@ WEBHOOKS = Counter(
 )
 
 
+def declare_series(counter: Counter, *label_sets: tuple[str, ...]) -> None:
+    """Export these label sets at 0 from the start. A series born at its first increment has no
+    earlier sample, so `rate()`/`increase()` miss that first event: a rare dead letter, rejection
+    or upgrade would never show on a graph or fire a rule."""
+    for labels in label_sets:
+        counter.labels(*labels)
+
+
+def declare_webhook_outcomes(
+    provider: str, *, outcomes: Iterable[str] = (), rejections: Iterable[str]
+) -> None:
+    """A webhook route's series, at 0: processed, duplicate (+ `outcomes`), rejected by reason."""
+    answered = [(provider, outcome, "") for outcome in ("processed", "duplicate", *outcomes)]
+    declare_series(WEBHOOKS, *answered, *[(provider, "rejected", reason) for reason in rejections])
+
+
 def count_webhook(provider: str, status: str) -> Counter:
     """The counter for a delivery answered with `status` (accepted counts as processed)."""
     outcome = "processed" if status == "accepted" else status

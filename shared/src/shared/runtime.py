@@ -28,7 +28,10 @@ from shared.db.plain_pool import create_plain_pool
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
+from shared.http.asyncapi import router as asyncapi_router
 from shared.http.health import router as health_router
+from shared.http.operator import TimelineHook, no_findings
+from shared.http.operator import router as operator_router
 from shared.messaging.consumer import EventConsumer, Handler, RetryPolicy
 from shared.messaging.dlq import KafkaDeadLetterPublisher
 from shared.messaging.loop import ConsumerLoop
@@ -69,19 +72,28 @@ class ServiceRuntime:
     _group_commits: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict, init=False)
     _plain_pool: Any = field(default=None, init=False)
     _plain_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # What this service adds to `GET /v1/ops/timeline` (shared/http/operator.py).
+    timeline_hook: TimelineHook = field(default_factory=lambda: no_findings, init=False)
 
     @property
     def name(self) -> str:
         return self.settings.service_name
 
-    def build_app(self, *, title: str, routers: Sequence[APIRouter]) -> FastAPI:
+    def build_app(
+        self, *, title: str, routers: Sequence[APIRouter], timeline_hook: TimelineHook = no_findings
+    ) -> FastAPI:
+        """The service's HTTP app: its `routers` plus health, metrics and the operator routes
+        (`timeline_hook` adds the service's own entries to `devstack trace`)."""
         app = FastAPI(title=title, version="1.0.0", lifespan=self._lifespan)
         app.state.runtime = self
+        self.timeline_hook = timeline_hook
         self.verifier = verifier_from_settings(self.settings)
         install_auth(app, verifier=self.verifier, service_key=self.settings.service_key)
         install_error_handlers(app)
         install_metrics(app, service=self.name)  # GET /metrics, no auth: docs/operations.md
         app.include_router(health_router)
+        app.include_router(asyncapi_router)  # GET /asyncapi.json, no auth: docs/asyncapi/README.md
+        app.include_router(operator_router)
         for router in routers:
             app.include_router(router)
         return app

@@ -18,8 +18,10 @@ from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.prometheus import DEFAULT_PORT as PROMETHEUS_PORT
 from devstack.prometheus import PrometheusServer, start_prometheus
-from devstack.services import SERVICES, replica_counts
+from devstack.services import SERVICES, replica_counts, service_port
 from devstack.status import collect_status, render
+from devstack.trace import as_json, collect_trace
+from devstack.trace import render as render_trace
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.messaging.replay import list_dead_letters, replay_dead_letters, replay_one
 
@@ -168,8 +170,9 @@ async def dead_letters(args: argparse.Namespace) -> int:
         for letter in letters:
             replayed = "replayed" if letter.replayed else "waiting"
             print(
-                f"  p{letter.partition}@{letter.offset} key={letter.key} type={letter.event_type} "
-                f"attempts={letter.attempts} age={letter.age_seconds:.0f}s {replayed}: {letter.error[:160]}"
+                f"  p{letter.partition}@{letter.offset} from {letter.original} consumer={letter.consumer} "
+                f"key={letter.key} type={letter.event_type} attempts={letter.attempts} "
+                f"age={letter.age_seconds:.0f}s {replayed}: {letter.error[:160]}"
             )
         return 0
     if (args.partition is None) != (args.offset is None):
@@ -188,6 +191,17 @@ async def dead_letters(args: argparse.Namespace) -> int:
     count = await replay_dead_letters(bootstrap=args.bootstrap, topic=args.topic)
     print(f"replayed {count} dead letter(s) from {args.topic}.dlq to {args.topic}")
     return 0
+
+
+def trace(args: argparse.Namespace) -> int:
+    """`devstack trace ID [--json]`: the id's timeline across the services. Nothing found is no
+    error (0); a service that did not answer is (1, after printing what the others said)."""
+    offset = args.port_offset
+    urls = {spec.name: f"http://127.0.0.1:{service_port(spec, offset)}" for spec in SERVICES}
+    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{9092 + offset}"
+    found = asyncio.run(collect_trace(args.id, urls=urls, service_key=args.service_key, bootstrap=bootstrap))
+    print(as_json(found) if args.json else render_trace(found))
+    return 0 if found.complete else 1
 
 
 def main() -> None:
@@ -213,7 +227,24 @@ def main() -> None:
     dlq.add_argument("--partition", type=int, default=None, help="with --offset: replay this record only")
     dlq.add_argument("--offset", type=int, default=None)
     dlq.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    follow = commands.add_parser("trace", help="one user's, org's, invitation's or Skool member's timeline")
+    follow.add_argument("id", help="a user id, org id, email, invitation slug or Skool member id")
+    follow.add_argument("--json", action="store_true", help="machine-readable output")
+    follow.add_argument(
+        "--port-offset",
+        type=int,
+        default=int(os.environ.get("DEVSTACK_PORT_OFFSET", "0")),
+        help="the platform's DEVSTACK_PORT_OFFSET (services on 8001+offset...)",
+    )
+    follow.add_argument("--bootstrap", default=None, help="Kafka (default 127.0.0.1:9092 + the offset)")
+    follow.add_argument(
+        "--service-key",
+        default=os.environ.get("PLATFORM_SERVICE_KEY", DEFAULTS["PLATFORM_SERVICE_KEY"]),
+        help="X-Service-Key for the operator endpoints (PLATFORM_SERVICE_KEY)",
+    )
     args = parser.parse_args()
+    if args.command == "trace":
+        sys.exit(trace(args))
     if args.command == "dlq":
         sys.exit(asyncio.run(dead_letters(args)))
     if args.command == "status":

@@ -12,16 +12,21 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devstack.asyncapi import service_apps
 from devstack.kafka import TOPICS, end_offsets
 from devstack.postgres import database_url as url_of_database
 from devstack.services import SERVICES, ServiceSpec, database_name
 
-# Which groups read which topics (DESIGN.md section 2, as built).
-CONSUMED = {
-    "identity": ("workspace.orgs", "billing.subscriptions"),
-    "workspace": ("identity.users",),
-    "billing": ("workspace.orgs",),
-}
+
+def consumed_topics() -> dict[str, tuple[str, ...]]:
+    """Which consumer group reads which topics, from each service's own subscriptions (the code
+    that consumes, not a list kept by hand beside it)."""
+    groups = {}
+    for app in service_apps().values():
+        runtime = app.state.runtime
+        if runtime.subscriptions:
+            groups[runtime.settings.consumer_group] = tuple(s.topic for s in runtime.subscriptions)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ async def collect_status(*, bootstrap: str, database_url: str) -> Status:
     await admin.start()
     try:
         lags = []
-        for group, topics in CONSUMED.items():
+        for group, topics in consumed_topics().items():
             committed = await admin.list_consumer_group_offsets(group)
             for topic in topics:
                 lag = sum(

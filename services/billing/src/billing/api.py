@@ -47,9 +47,13 @@ from billing.service.subscriptions import get_subscription
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS
 from shared.errors import DomainError, InvalidServiceKey, error_responses
 from shared.http.openapi import raw_json_body
-from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected
+from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected, declare_webhook_outcomes
 
 router = APIRouter(prefix="/v1")
+# Exported at 0 from the start, so the first rejection shows on a graph (shared.metrics).
+declare_webhook_outcomes(
+    "stripe", outcomes=("ignored",), rejections=(InvalidSignature.code, MalformedEvent.code)
+)
 
 
 def _quota_responses() -> dict[int | str, dict[str, Any]]:

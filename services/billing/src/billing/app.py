@@ -17,9 +17,11 @@ from billing.catalog import load_catalog
 from billing.handlers import build_subscriptions
 from billing.service.catalog_sync import write_plan_limits
 from billing.service.lapse_job import lapse_due_subscriptions
+from billing.service.timeline import timeline_findings
 from billing.settings import BillingSettings
 from billing.stripe_gateway import StripeGateway
 from shared.db.tables import utcnow
+from shared.metrics import UPGRADES, declare_series
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,9 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=build_subscriptions(stripe),
     )
-    app = runtime.build_app(title="billing", routers=[api.router])
+    app = runtime.build_app(title="billing", routers=[api.router], timeline_hook=timeline_findings)
+    # Each plan's upgrade series at 0 from the start, so the first upgrade shows on a graph.
+    declare_series(UPGRADES, *[(code,) for code in load_catalog().plans])
     app.state.stripe = stripe
     _run_beside(app, LapseJob(runtime=runtime, settings=settings))
     return app

@@ -24,10 +24,12 @@ from identity.service.tokens import issue_token
 from identity.webhooks import parse_event, verify_delivery
 from shared.errors import DomainError, InvalidServiceKey, error_responses
 from shared.http.openapi import raw_json_body
-from shared.metrics import count_webhook, count_webhook_rejected
+from shared.metrics import count_webhook, count_webhook_rejected, declare_webhook_outcomes
 from shared.telemetry import current_traceparent
 
 router = APIRouter(prefix="/v1")
+# Exported at 0 from the start, so the first rejection shows on a graph (shared.metrics).
+declare_webhook_outcomes("auth", rejections=(InvalidSignature.code, MalformedWebhook.code))
 well_known = APIRouter(prefix="/.well-known")
 
 # Verifiers refetch on an unknown kid anyway; a short shared-cache lifetime only spares identity.

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from identity import api
 from identity.handlers import SUBSCRIPTIONS
 from identity.service.signing_keys import ensure_active_key
+from identity.service.timeline import timeline_findings
 from identity.settings import IdentitySettings
 from shared.runtime import ServiceRuntime
 
@@ -22,7 +23,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS,
     )
-    app = runtime.build_app(title="identity", routers=[api.router, api.well_known])
+    app = runtime.build_app(
+        title="identity", routers=[api.router, api.well_known], timeline_hook=timeline_findings
+    )
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

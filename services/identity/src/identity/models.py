@@ -40,6 +40,8 @@ class AuthDelivery(SQLModel, table=True):
     event_type: str
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    # The W3C traceparent of the request that delivered it (shown by `devstack trace`).
+    traceparent: str | None = None
 
 
 class MembershipView(SQLModel, table=True):

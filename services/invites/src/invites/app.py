@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from invites import api, invitations_api, public
 from invites.handlers import SUBSCRIPTIONS
 from invites.ratelimit import RateLimiter
+from invites.service.timeline import timeline_findings
 from invites.settings import InvitesSettings
 from shared.runtime import ServiceRuntime
 
@@ -20,6 +21,10 @@ def create_app(settings: InvitesSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS,
     )
-    app = runtime.build_app(title="invites", routers=[api.router, invitations_api.router, public.router])
+    app = runtime.build_app(
+        title="invites",
+        routers=[api.router, invitations_api.router, public.router],
+        timeline_hook=timeline_findings,
+    )
     app.state.public_rate_limiter = RateLimiter(per_minute=settings.public_rate_limit_per_minute)
     return app

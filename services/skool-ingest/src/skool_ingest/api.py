@@ -13,18 +13,20 @@ from pydantic import ValidationError
 from shared.db.session import Database
 from shared.db.tables import utcnow
 from shared.errors import DomainError, InvalidServiceKey, error_responses
-from shared.metrics import count_webhook, count_webhook_rejected
+from shared.metrics import count_webhook, count_webhook_rejected, declare_webhook_outcomes
 from shared.telemetry import current_traceparent
 from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, ServiceKey, Settings
 from skool_ingest.errors import InvalidDelivery, InvalidSignature, UnknownEvent
 from skool_ingest.schemas import KNOWN_EVENTS, RejectionCounts, SkoolDelivery, WebhookReceipt
 from skool_ingest.service.deliveries import Delivery
 from skool_ingest.service.rejections import count_rejection, rejection_counts
-from skool_ingest.signature import HEADER, SignatureRejected, verify_signature
+from skool_ingest.signature import HEADER, REASONS, SignatureRejected, verify_signature
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1")
+# Exported at 0 from the start, so the first rejection shows on a graph (shared.metrics).
+declare_webhook_outcomes("skool", rejections=(*REASONS, InvalidDelivery.code, UnknownEvent.code))
 
 
 @router.post(

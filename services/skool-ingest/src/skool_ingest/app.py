@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from shared.runtime import ServiceRuntime
 from skool_ingest import api
 from skool_ingest.handlers import build_subscriptions
+from skool_ingest.service.timeline import timeline_findings
 from skool_ingest.service.welcome import Mailer
 from skool_ingest.settings import SkoolIngestSettings
 
@@ -26,4 +27,4 @@ def create_app(settings: SkoolIngestSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=build_subscriptions(mailer),
     )
-    return runtime.build_app(title="skool_ingest", routers=[api.router])
+    return runtime.build_app(title="skool_ingest", routers=[api.router], timeline_hook=timeline_findings)

@@ -17,6 +17,7 @@ MISSING = "missing_signature"
 MALFORMED = "malformed_signature"
 STALE = "stale_timestamp"
 MISMATCH = "signature_mismatch"
+REASONS = (MISSING, MALFORMED, STALE, MISMATCH)
 
 
 class SignatureRejected(InvalidSignature):

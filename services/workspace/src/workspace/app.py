@@ -13,6 +13,7 @@ from shared.runtime import ServiceRuntime
 from workspace import api
 from workspace.archiver import Archiver
 from workspace.handlers import SUBSCRIPTIONS
+from workspace.service.timeline import timeline_findings
 from workspace.settings import WorkspaceSettings
 
 
@@ -23,7 +24,7 @@ def create_app(settings: WorkspaceSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS,
     )
-    app = runtime.build_app(title="workspace", routers=[api.router])
+    app = runtime.build_app(title="workspace", routers=[api.router], timeline_hook=timeline_findings)
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -10,6 +10,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 DataT = TypeVar("DataT", bound="EventData")
+# The media type of a structured-mode CloudEvent in JSON (the record's `content-type` header).
+CONTENT_TYPE = "application/cloudevents+json"
 
 
 class EventData(BaseModel):

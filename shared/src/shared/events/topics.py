@@ -16,6 +16,15 @@ ALL_TOPICS: tuple[str, ...] = (
     SKOOL_SUBSCRIPTIONS,
 )
 
+# The one service that publishes on each topic (its outbox; the envelope's `source`).
+PRODUCER_BY_TOPIC = {
+    IDENTITY_USERS: "identity",
+    WORKSPACE_ORGS: "workspace",
+    BILLING_SUBSCRIPTIONS: "billing",
+    INVITES_INVITATIONS: "invites",
+    SKOOL_SUBSCRIPTIONS: "skool-ingest",
+}
+
 _TOPIC_BY_TYPE_PREFIX = {
     "user.": IDENTITY_USERS,
     "org.": WORKSPACE_ORGS,
@@ -32,6 +41,11 @@ def topic_for(event_type: str) -> str:
         if event_type.startswith(prefix):
             return topic
     raise KeyError(f"no topic carries events of type {event_type!r}")
+
+
+def topics_published_by(service: str) -> list[str]:
+    """The topics `service` publishes on (its own: one, or none for a service that only reads)."""
+    return [topic for topic, producer in PRODUCER_BY_TOPIC.items() if producer == service]
 
 
 def dlq_topic(topic: str) -> str:

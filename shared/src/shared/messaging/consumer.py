@@ -37,7 +37,7 @@ from shared.errors import is_infrastructure_error
 from shared.events.envelope import Envelope
 from shared.inbox import claim_events
 from shared.messaging.dlq import DeadLetterPublisher
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_LATENCY, HANDLER_RETRIES
+from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_LATENCY, HANDLER_RETRIES, declare_series
 from shared.telemetry import span_from_traceparent
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,13 @@ class EventConsumer:
     database: Database
     dead_letters: DeadLetterPublisher
     retry: RetryPolicy = RetryPolicy()
+
+    def __post_init__(self) -> None:
+        declare_series(DEAD_LETTERS, (self.name, self.topic))
+        for event_type in self.handlers:
+            declare_series(HANDLER_RETRIES, (self.name, event_type))
+            for result in ("applied", "duplicate"):
+                declare_series(EVENTS_CONSUMED, (self.name, event_type, result))
 
     async def handle_batch(self, records: Sequence[Record]) -> int:
         """Apply one partition's records in order; returns the offset to resume from.

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.events.topics import dlq_topic
-from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, original_headers
+from shared.messaging.dlq import (
+    DLQ_ATTEMPTS,
+    DLQ_CONSUMER,
+    DLQ_ERROR,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    original_headers,
+)
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
@@ -72,6 +80,10 @@ class DeadLetter:
     attempts: str
     age_seconds: float
     replayed: bool  # the replay-all group has passed it
+    consumer: str = ""  # the consumer group that gave up on it (each group dead-letters its own copy)
+    original: str = ""  # where it came from: `topic[partition]@offset`
+    event_id: str = ""  # the `ce_id` header, else the envelope's `id` ("" when it is no envelope)
+    traceparent: str = ""  # the `traceparent` header, else the envelope's
 
 
 async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
@@ -140,24 +152,33 @@ async def _replayer_offsets(bootstrap: str, partitions: list[TopicPartition]) ->
 
 def _dead_letter(record: ConsumerRecord[bytes, bytes], replayed_to: int) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+    envelope = _envelope(record.value)
     return DeadLetter(
         partition=record.partition,
         offset=record.offset,
         key=(record.key or b"").decode(errors="replace"),
-        event_type=headers.get("ce_type") or _envelope_type(record.value),
-        error=headers.get(DLQ_ERROR, ""),
+        event_type=headers.get("ce_type") or str(envelope.get("type", "?")),
+        error=" ".join(headers.get(DLQ_ERROR, "").split()),  # one line, whatever the exception said
         attempts=headers.get(DLQ_ATTEMPTS, "?"),
         age_seconds=max(0.0, time.time() - record.timestamp / 1000),
         replayed=record.offset < replayed_to,
+        consumer=headers.get(DLQ_CONSUMER, ""),
+        original=(
+            f"{headers.get(DLQ_ORIGINAL_TOPIC, '?')}[{headers.get(DLQ_ORIGINAL_PARTITION, '?')}]"
+            f"@{headers.get(DLQ_ORIGINAL_OFFSET, '?')}"
+        ),
+        event_id=headers.get("ce_id") or str(envelope.get("id", "")),
+        traceparent=headers.get("traceparent") or str(envelope.get("traceparent", "")),
     )
 
 
-def _envelope_type(value: bytes | None) -> str:
-    """The CloudEvents type inside a record without a `ce_type` header ("?" if it is no envelope)."""
+def _envelope(value: bytes | None) -> dict[str, object]:
+    """The CloudEvents attributes of a record's value (empty if it is no JSON object)."""
     try:
-        return str(json.loads(value or b"{}").get("type", "?"))
-    except (ValueError, AttributeError):
-        return "?"
+        parsed = json.loads(value or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def main() -> None:

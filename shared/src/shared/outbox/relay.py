@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 
 from shared.db.session import Database
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
@@ -41,6 +42,8 @@ _MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[
 # For the backlog gauges: measured when the relay goes idle, at most once a second, so a busy
 # relay (woken on every commit) pays one extra query per second, not one per drain.
 _BACKLOG_EVERY_SECONDS = 1.0
+# A relay that has not measured for this long is stuck (or busy draining): the watcher measures.
+_STUCK_AFTER_SECONDS = 5.0
 _BACKLOG = (
     "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
     "FROM outbox WHERE sent_at IS NULL"
@@ -65,6 +68,7 @@ class OutboxRelay:
         self._safety_poll_seconds = safety_poll_seconds
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._connection: asyncpg.Connection | None = None
         database.outbox_listeners.append(self.wake)
@@ -75,12 +79,14 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._watcher = asyncio.create_task(self._watch_backlog(), name="outbox-backlog-watcher")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._watcher):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._close_connection()
         if self._producer:
             await self._producer.stop()
@@ -126,6 +132,23 @@ class OutboxRelay:
         self._backlog_measured_at = now
         row = await self._connection.fetchrow(_BACKLOG)
         if row is not None:
+            OUTBOX_BACKLOG.set(self._service, rows=int(row["rows"]), oldest_seconds=float(row["oldest"]))
+
+    async def _watch_backlog(self) -> None:
+        """Keep the gauges true while the relay is stuck (broker down: a send waits out its
+        timeout, then the relay retries — the backlog grows exactly then). It measures through the
+        service's pool, and only when the relay has not measured for a while."""
+        while True:
+            await asyncio.sleep(_STUCK_AFTER_SECONDS)
+            if time.monotonic() - self._backlog_measured_at < _STUCK_AFTER_SECONDS:
+                continue
+            self._backlog_measured_at = time.monotonic()
+            try:
+                async with self._database.engine.connect() as connection:
+                    row = (await connection.execute(text(_BACKLOG))).mappings().one()
+            except Exception as error:  # the database may be what is down; try again later
+                log.warning("outbox backlog not measured: %r", error)
+                continue
             OUTBOX_BACKLOG.set(self._service, rows=int(row["rows"]), oldest_seconds=float(row["oldest"]))
 
     async def _wait_for_work(self) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.session import OUTBOX_WRITTEN
 from shared.db.tables import OutboxMessage
-from shared.events.envelope import Envelope, EventData, new_envelope
+from shared.events.envelope import CONTENT_TYPE, Envelope, EventData, new_envelope
 from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
 
@@ -55,7 +55,7 @@ async def record_events(session: AsyncSession, *, source: str, events: Sequence[
 
 def _row(envelope: Envelope) -> dict[str, Any]:
     headers = {
-        "content-type": "application/cloudevents+json",
+        "content-type": CONTENT_TYPE,
         "ce_id": str(envelope.id),
         "ce_type": envelope.type,
         "ce_source": envelope.source,

@@ -26,11 +26,12 @@ from billing.catalog import load_catalog
 from billing.errors import OrgNotFound
 from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant
-from shared.metrics import QUOTA_REFUSALS, count_on_commit
+from shared.metrics import QUOTA_REFUSALS, count_on_commit, declare_series
 
 SESSIONS = "sessions"
 SCENARIOS = "scenarios"
 SCENARIOS_RELEASE = "scenarios.release"
+declare_series(QUOTA_REFUSALS, (SESSIONS,), (SCENARIOS,))  # at 0 from the start
 # Gauges have one everlasting period.
 GAUGE_PERIOD = date(1970, 1, 1)
 # The `plan_limits` column each metered use is checked against.

@@ -23,6 +23,7 @@ from billing.errors import MalformedEvent
 from billing.models import Subscription
 from billing.service.subscriptions import apply_change, lock_subscription
 from shared.metrics import UPGRADES, count_on_commit
+from shared.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ _YEAR_10000 = 253_402_300_800
 ENDED = {"canceled", "unpaid", "incomplete_expired"}
 
 _STORE = text(
-    "INSERT INTO stripe_events (event_id, event_type, created, org_id, outcome, payload) "
-    "VALUES (:event_id, :event_type, :created, :org_id, :outcome, CAST(:payload AS jsonb)) "
+    "INSERT INTO stripe_events (event_id, event_type, created, org_id, outcome, payload, traceparent) "
+    "VALUES (:event_id, :event_type, :created, :org_id, :outcome, CAST(:payload AS jsonb), :traceparent) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _SET_OUTCOME = text(
@@ -65,6 +66,7 @@ async def receive_stripe_event(session: AsyncSession, *, event: dict[str, Any]) 
             "org_id": None,
             "outcome": "received",
             "payload": json.dumps(event),
+            "traceparent": current_traceparent(),  # the request's: `devstack trace` shows it
         },
     )
     if stored.first() is None:

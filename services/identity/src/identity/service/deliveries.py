@@ -53,7 +53,7 @@ async def process_deliveries(session: AsyncSession, deliveries: Sequence[Deliver
     handled = [delivery for delivery in deliveries if delivery.user is not None]
     fresh = await record_deliveries(
         session,
-        deliveries=[(d.delivery_id, d.event.type, d.event.model_dump_json()) for d in handled],
+        deliveries=[(d.delivery_id, d.event.type, d.event.model_dump_json(), d.traceparent) for d in handled],
     )
     statuses: list[str] = []
     to_apply: list[Delivery] = []

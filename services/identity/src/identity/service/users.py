@@ -21,14 +21,16 @@ SOURCE = "identity"
 
 # The webhook's inserts, built once, one statement each for a whole group of deliveries.
 _INSERT_DELIVERIES = text(
-    "INSERT INTO auth_deliveries (svix_id, event_type, payload) "
-    "SELECT new.svix_id, new.event_type, new.payload::jsonb "
-    "FROM unnest(:svix_ids, :event_types, :payloads) WITH ORDINALITY AS new(svix_id, event_type, payload, n) "
+    "INSERT INTO auth_deliveries (svix_id, event_type, payload, traceparent) "
+    "SELECT new.svix_id, new.event_type, new.payload::jsonb, new.traceparent "
+    "FROM unnest(:svix_ids, :event_types, :payloads, :traceparents) "
+    "WITH ORDINALITY AS new(svix_id, event_type, payload, traceparent, n) "
     "ORDER BY new.n ON CONFLICT (svix_id) DO NOTHING RETURNING svix_id"
 ).bindparams(
     bindparam("svix_ids", type_=ARRAY(Text())),
     bindparam("event_types", type_=ARRAY(Text())),
     bindparam("payloads", type_=ARRAY(Text())),
+    bindparam("traceparents", type_=ARRAY(Text())),
 )
 _INSERT_USERS = text(
     "INSERT INTO users "
@@ -52,15 +54,18 @@ class NewUser:
     traceparent: str | None = None
 
 
-async def record_deliveries(session: AsyncSession, *, deliveries: Sequence[tuple[str, str, str]]) -> set[str]:
-    """Store verified deliveries `(delivery id, event type, payload JSON)`; returns the ids seen for
-    the first time (a replayed id, or one given twice, is not among them twice)."""
+async def record_deliveries(
+    session: AsyncSession, *, deliveries: Sequence[tuple[str, str, str, str | None]]
+) -> set[str]:
+    """Store verified deliveries `(delivery id, event type, payload JSON, traceparent)`; returns the
+    ids seen for the first time (a replayed id, or one given twice, is not among them twice)."""
     if not deliveries:
         return set()
     values = {
-        "svix_ids": [delivery_id for delivery_id, _, _ in deliveries],
-        "event_types": [event_type for _, event_type, _ in deliveries],
-        "payloads": [payload for _, _, payload in deliveries],
+        "svix_ids": [delivery[0] for delivery in deliveries],
+        "event_types": [delivery[1] for delivery in deliveries],
+        "payloads": [delivery[2] for delivery in deliveries],
+        "traceparents": [delivery[3] for delivery in deliveries],
     }
     return {row[0] for row in await session.execute(_INSERT_DELIVERIES, values)}
 

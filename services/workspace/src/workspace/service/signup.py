@@ -9,7 +9,7 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.schemas.identity import UserCreated
-from shared.metrics import SIGNUPS, count_on_commit
+from shared.metrics import SIGNUPS, count_on_commit, declare_series
 from workspace.service.invitations import (
     InvitedSignup,
     hold_invited_signups,
@@ -29,6 +29,7 @@ class SignupPath(Enum):
 
 # The `path` label of backbone_signups_total (docs/operations.md).
 _METRIC_PATH = {SignupPath.PERSONAL: "individual", SignupPath.INVITED: "invited", SignupPath.SKOOL: "skool"}
+declare_series(SIGNUPS, *[(path,) for path in _METRIC_PATH.values()])  # at 0 from the start
 
 
 @dataclass(frozen=True)
