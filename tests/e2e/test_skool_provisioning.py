@@ -60,8 +60,7 @@ def mails_to(platform: Platform, address: str) -> list[Message]:
     found = []
     for path in sorted(Path(platform.root / "mail").glob("*.eml")):
         message = email_parser.message_from_bytes(path.read_bytes())
-        # str(): a recipient that is not ASCII (the API fuzzing makes some) parses as a Header
-        if address in str(message.get("X-Envelope-To") or ""):
+        if address in (message.get("X-Envelope-To") or ""):
             found.append(message)
     return found
 
