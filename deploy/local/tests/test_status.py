@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devstack.platform import Platform
 from devstack.services import Fleet
-from devstack.status import Status, collect_status, render
+from devstack.status import collect_status, render
 from devstack.testing import (
     complete_claims,
     eventually,
@@ -15,16 +15,12 @@ from devstack.testing import (
 )
 
 
-def settled(status: Status) -> bool:
-    return all(b.unsent == 0 for b in status.outboxes) and all(lag.lag == 0 for lag in status.lags)
-
-
 async def test_status_reports_no_backlog_once_a_signup_is_done(services: Fleet, platform: Platform) -> None:
     await sign_up(services)
 
     status = await eventually(
         lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
-        until=settled,
+        until=lambda status: status.settled,
         what="no backlog",
     )
 

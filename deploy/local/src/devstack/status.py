@@ -49,6 +49,11 @@ class Status:
     lags: list[Lag]
     dead_letters: dict[str, int]
 
+    @property
+    def settled(self) -> bool:
+        """Every outbox published and every group at the end of every topic it reads."""
+        return all(b.unsent == 0 for b in self.outboxes) and all(lag.lag == 0 for lag in self.lags)
+
 
 async def _outbox(server_url: str, spec: ServiceSpec) -> OutboxBacklog:
     connection = await asyncpg.connect(url_of_database(server_url, database_name(spec)))
