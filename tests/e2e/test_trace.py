@@ -117,6 +117,31 @@ async def test_a_signups_timeline_lists_every_stage_in_order_with_trace_ids(
     assert not [line for line in trace.lines if line.kind == "dead-lettered"]
 
 
+# An org's own story starts at its creation (the user's webhook is in the user's timeline).
+ORG_STAGES = SIGNUP_STAGES[3:]
+
+
+async def test_an_orgs_timeline_starts_at_its_creation_and_reaches_the_claims(
+    services: Fleet, platform: Platform
+) -> None:
+    _, claims = await sign_up(services)
+
+    trace = await eventually(
+        lambda: _trace(services, platform, claims["org_id"]),
+        until=lambda found: (
+            all(_first(found, *stage) >= 0 for stage in ORG_STAGES)
+            and not [line for line in found.lines if line.kind in ("missing", "waiting")]
+        ),
+        what=f"every stage of org {claims['org_id']} in its timeline",
+    )
+
+    stages = [_first(trace, *stage) for stage in ORG_STAGES]
+    assert stages[0] < stages[1] < stages[4] < stages[5]  # org.created → billing → subscription → identity
+    assert stages[2] < stages[3]  # membership.added → identity
+    assert _first(trace, "identity", "webhook", "user.created") == -1  # the user's story, not the org's
+    assert [line.at for line in trace.lines] == sorted(line.at for line in trace.lines)
+
+
 def _has(trace: Trace, *stages: tuple[str, str, str]) -> bool:
     return all(_first(trace, *stage) >= 0 for stage in stages)
 
