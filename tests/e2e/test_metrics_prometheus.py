@@ -13,7 +13,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.prometheus import DEFAULT_PORT, PrometheusServer
 from devstack.services import Fleet
-from devstack.testing import eventually, sign_up
+from devstack.testing import eventually, new_user_id, publish, sign_up
 
 
 @pytest.fixture
@@ -76,3 +76,48 @@ async def test_prometheus_scrapes_every_replica_and_records_the_funnel(
         what="the consumer-lag rule evaluated for workspace and identity",
     )
     assert all(float(series["value"][1]) >= 0 for series in lag["result"])
+
+
+def _dead_letter_alert(data: Any, *, consumer: str, topic: str) -> dict[str, Any] | None:
+    for alert in data["alerts"]:
+        labels = alert["labels"]
+        if (labels["alertname"], labels.get("consumer"), labels.get("topic")) == (
+            "BackboneDeadLetter",
+            consumer,
+            topic,
+        ):
+            return dict(alert)
+    return None
+
+
+async def test_a_dead_letter_fires_its_alert(
+    prometheus: PrometheusServer, services: Fleet, platform: Platform
+) -> None:
+    series = 'backbone_dead_letters_total{consumer="workspace", topic="identity.users"}'
+    await eventually(  # scraped before the poison: its increase then counts the new letter
+        lambda: api(prometheus, "query", query=series),
+        until=lambda data: bool(data["result"]),
+        timeout=60,
+        interval=0.5,
+        what="workspace's dead-letter series scraped",
+    )
+    # Earlier tests of the session may have dead-lettered here already: compare, not just look.
+    earlier = _dead_letter_alert(
+        await api(prometheus, "alerts"), consumer="workspace", topic="identity.users"
+    )
+    before = float(earlier["value"]) if earlier else 0.0
+
+    await publish(platform.kafka_bootstrap, "identity.users", key=new_user_id(), value=b"not an envelope")
+
+    alert = await eventually(
+        lambda: api(prometheus, "alerts"),
+        until=lambda data: (
+            (found := _dead_letter_alert(data, consumer="workspace", topic="identity.users")) is not None
+            and found["state"] == "firing"
+            and float(found["value"]) >= before + 0.5
+        ),
+        timeout=60,
+        interval=0.5,
+        what="BackboneDeadLetter firing for workspace on identity.users",
+    )
+    assert _dead_letter_alert(alert, consumer="workspace", topic="identity.users") is not None
