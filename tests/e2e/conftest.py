@@ -14,14 +14,6 @@ from shared.db.tenancy import app_role
 from shared.settings import as_asyncpg_url
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The API fuzzing runs after every other test of the session: it leaves rows holding any
-    text in any field (a Skool delivery whose community is `_`, a recipient that is not ASCII),
-    and a test that checks nothing matches some odd text would find them."""
-    fuzzing = [item for item in items if item.path.name == "test_api_fuzzing.py"]
-    items[:] = [item for item in items if item.path.name != "test_api_fuzzing.py"] + fuzzing
-
-
 @pytest.fixture
 async def workspace_db(services: Fleet, platform: Platform) -> AsyncIterator[Database]:
     """workspace's database as its own role: adds members as an accepted invitation does."""

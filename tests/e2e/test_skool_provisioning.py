@@ -3,12 +3,10 @@ SMTP sink: a signed Skool delivery → skool-ingest → workspace (which org) �
 
 from __future__ import annotations
 
-import email as email_parser
 import json
 import time
 import uuid
 from email.message import Message
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +21,7 @@ from devstack.testing import (
     complete_claims,
     count,
     eventually,
+    mails_to,
     post_auth_webhook,
     sign_up,
     wait_consumed,
@@ -54,15 +53,6 @@ async def post_skool(fleet: Fleet, body: dict[str, Any]) -> str:
     assert response.status_code == 202, response.text
     status: str = response.json()["status"]
     return status
-
-
-def mails_to(platform: Platform, address: str) -> list[Message]:
-    found = []
-    for path in sorted(Path(platform.root / "mail").glob("*.eml")):
-        message = email_parser.message_from_bytes(path.read_bytes())
-        if address in (message.get("X-Envelope-To") or ""):
-            found.append(message)
-    return found
 
 
 async def workspaces(fleet: Fleet, user_id: str, *, until_count: int) -> dict[str, Any]:

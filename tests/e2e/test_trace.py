@@ -400,6 +400,20 @@ async def test_a_poisoned_event_shows_as_dead_lettered_with_its_error_and_attemp
 async def test_operator_endpoints_refuse_without_the_service_key_and_take_odd_text_safely(
     services: Fleet,
 ) -> None:
+    # Odd text matches only itself. Each query is made unique (other tests' rows, the fuzzing's
+    # above all, may hold any text), and the wildcard ones are built on an id that exists: as a
+    # LIKE pattern `%`, `_` or a backslash would match this user's rows, as text they match nothing.
+    user_id, _ = await sign_up(services)
+    unique = uuid.uuid4().hex
+    odd_queries = [
+        user_id[:-3] + "%",
+        user_id[:-1] + "_",
+        user_id[:-1] + "\\" + user_id[-1],
+        f"'; DROP TABLE outbox; -- {unique}",
+        f'"}} {unique}',
+        f"é✓🙂 {unique}",
+        unique + "x" * (320 - len(unique)),
+    ]
     for spec in SERVICES:
         async with httpx.AsyncClient(base_url=services[spec.name].url, timeout=10) as client:
             for method, path, kwargs in OPERATOR_ROUTES:
@@ -407,7 +421,7 @@ async def test_operator_endpoints_refuse_without_the_service_key_and_take_odd_te
                     response = await client.request(method, path, headers=headers, **kwargs)
                     assert response.status_code == 401, (spec.name, path, response.text)
                     assert response.json()["error"]["code"] == "invalid_service_key"
-            for odd in ("%", "_", "\\", "'; DROP TABLE outbox; --", '"}', "é✓🙂", "x" * 320):
+            for odd in odd_queries:
                 answer = await client.get(
                     "/v1/ops/timeline", params={"q": odd}, headers={"X-Service-Key": TEST_SERVICE_KEY}
                 )

@@ -4,11 +4,9 @@ address was invited joins at signup with no personal workspace."""
 
 from __future__ import annotations
 
-import email
 import re
 import uuid
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +20,7 @@ from devstack.testing import (
     complete_claims,
     count,
     eventually,
+    mails_to,
     new_user_id,
     post_auth_webhook,
     sign_up,
@@ -29,15 +28,6 @@ from devstack.testing import (
 )
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.events.topics import INVITES_INVITATIONS
-
-
-def mails_to(platform: Platform, address: str) -> list[Message]:
-    found = []
-    for path in sorted(Path(platform.root / "mail").glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes())
-        if address in (message.get("X-Envelope-To") or ""):
-            found.append(message)
-    return found
 
 
 async def token_mailed_to(platform: Platform, address: str, *, nth: int = 1) -> str:

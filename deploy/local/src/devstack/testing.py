@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from email.message import Message
 from typing import Any, TypeVar
 
 import httpx
@@ -182,3 +184,15 @@ async def sign_up(fleet: Fleet) -> tuple[str, dict[str, Any]]:
     response = await post_auth_webhook(fleet, body, headers)
     assert response.status_code == 200, response.text
     return user_id, await complete_claims(fleet, user_id)
+
+
+def mails_to(platform: Platform, address: str) -> list[Message]:
+    """The messages the SMTP sink holds for `address`, oldest first. Other tests' mail may hold
+    any bytes in any header (the API fuzzing sends to odd addresses): read as text, never parsed
+    strictly."""
+    found = []
+    for path in sorted((platform.root / "mail").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        if address in str(message.get("X-Envelope-To") or ""):
+            found.append(message)
+    return found
