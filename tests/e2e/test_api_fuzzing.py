@@ -43,9 +43,8 @@ from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
 from devstack.scrape import scrape, value
 from devstack.services import Fleet
-from devstack.status import collect_status
 from devstack.stripe_mock import sign_stripe_payload
-from devstack.testing import bearer, bearer_token, call_service, eventually, new_slug, sign_up
+from devstack.testing import bearer, bearer_token, call_service, new_slug, settled_status, sign_up
 from devstack.webhooks import signed_delivery
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
@@ -135,22 +134,11 @@ class Before:
 @pytest.fixture(scope="module")
 def before_fuzzing(services: Fleet, platform: Platform) -> Before:
     """Taken once everything sent before the fuzzing has been consumed."""
-    asyncio.run(_settled(platform))
+    asyncio.run(settled_status(platform, timeout=90))
     logs = [replica.log_file for replicas in services.replicas.values() for replica in replicas]
     return Before(
         dead_letters=asyncio.run(_dead_letters(services)),
         log_sizes={path: path.stat().st_size for path in logs},
-    )
-
-
-async def _settled(platform: Platform) -> None:
-    """Every outbox published and every consumer group at the end of every topic it reads."""
-    await eventually(
-        lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
-        until=lambda status: status.settled,
-        timeout=90,
-        interval=0.2,
-        what="every outbox published and every group caught up",
     )
 
 
@@ -320,7 +308,7 @@ def test_what_the_fuzzing_sent_failed_nowhere_after_its_answer(
     nowhere: no dead letter, no traceback or error in any replica's log. (An invitation stored with
     a 201 whose email then failed on a control character in the address was first found by reading
     these logs by hand; this reads them every run. That case is pinned in test_fuzzing_findings.)"""
-    asyncio.run(_settled(platform))
+    asyncio.run(settled_status(platform, timeout=90))
 
     assert asyncio.run(_dead_letters(services)) == before_fuzzing.dead_letters
     failures = {

@@ -10,6 +10,7 @@ from devstack.testing import (
     eventually,
     new_user_id,
     post_auth_webhook,
+    settled_status,
     sign_up,
     signup_delivery,
 )
@@ -18,11 +19,7 @@ from devstack.testing import (
 async def test_status_reports_no_backlog_once_a_signup_is_done(services: Fleet, platform: Platform) -> None:
     await sign_up(services)
 
-    status = await eventually(
-        lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
-        until=lambda status: status.settled,
-        what="no backlog",
-    )
+    status = await settled_status(platform)
 
     assert {b.service for b in status.outboxes} == {
         "identity",

@@ -40,6 +40,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), if it is one."""
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
 @contextmanager
 def span_from_traceparent(
     name: str, traceparent: str | None, *, kind: SpanKind, attributes: Mapping[str, str] | None = None

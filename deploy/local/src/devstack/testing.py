@@ -22,6 +22,7 @@ from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.sql import fetch as fetch  # re-exported: tests import it from here
 from devstack.sql import fetchval
+from devstack.status import Status, collect_status
 from devstack.webhooks import clerk_user_created, signed_delivery
 from devstack.webhooks import new_user_id as new_user_id  # re-exported: tests import it from here
 
@@ -196,3 +197,15 @@ def mails_to(platform: Platform, address: str) -> list[Message]:
         if address in str(message.get("X-Envelope-To") or ""):
             found.append(message)
     return found
+
+
+async def settled_status(platform: Platform, *, timeout: float = 30) -> Status:
+    """`devstack status` once every outbox is published and every consumer group is at the end of
+    every topic it reads (`Status.settled`)."""
+    return await eventually(
+        lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
+        until=lambda status: status.settled,
+        timeout=timeout,
+        interval=0.2,
+        what="every outbox published and every group caught up",
+    )

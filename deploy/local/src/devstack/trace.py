@@ -29,8 +29,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
 from shared.events.topics import ALL_TOPICS
-from shared.http.operator import MAX_EVENT_IDS, trace_id_of
+from shared.http.operator import MAX_EVENT_IDS
 from shared.messaging.replay import DeadLetter, list_dead_letters
+from shared.telemetry import trace_id_of
 
 # Related ids are followed this many hops (an email -> its user id -> the user's personal org),
 # at most MAX_RELATED of them. Only one user's, org's or invitation's own other names are related
@@ -317,7 +318,7 @@ def _dead_letter_lines(letters: Sequence[DeadLetter], now: datetime) -> list[Lin
             now - timedelta(seconds=letter.age_seconds),
             letter.consumer or "?",
             f"dead-lettered by {letter.consumer or '?'} after {letter.attempts} attempt(s)"
-            f"{' (replayed since)' if letter.replayed else ''}: {' '.join(letter.error.split())}",
+            f"{' (replayed since)' if letter.replayed else ''}: {letter.error}",
             letter.event_type,
             letter.event_id,
             trace_id_of(letter.traceparent) or "",

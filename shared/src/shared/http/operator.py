@@ -29,16 +29,11 @@ from sqlalchemy.types import LargeBinary, Uuid
 
 from shared.errors import InvalidServiceKey, error_responses
 from shared.http.deps import DbSession, ServiceKey
+from shared.telemetry import trace_id_of
 
 TIMELINE_LIMIT = 200
 MAX_EVENT_IDS = 1000
 QUERY_DESCRIPTION = "a user id, org id, email, invitation slug or id, Skool member id, Stripe id"
-
-
-def trace_id_of(traceparent: str | None) -> str | None:
-    """The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), if it is one."""
-    parts = (traceparent or "").split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def json_needle(value: str) -> bytes:

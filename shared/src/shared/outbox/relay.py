@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -130,9 +131,7 @@ class OutboxRelay:
         if now - self._backlog_measured_at < _BACKLOG_EVERY_SECONDS:
             return
         self._backlog_measured_at = now
-        row = await self._connection.fetchrow(_BACKLOG)
-        if row is not None:
-            OUTBOX_BACKLOG.set(self._service, rows=int(row["rows"]), oldest_seconds=float(row["oldest"]))
+        self._record_backlog(await self._connection.fetchrow(_BACKLOG))
 
     async def _watch_backlog(self) -> None:
         """Keep the gauges true while the relay is stuck (broker down: a send waits out its
@@ -149,6 +148,11 @@ class OutboxRelay:
             except Exception as error:  # the database may be what is down; try again later
                 log.warning("outbox backlog not measured: %r", error)
                 continue
+            self._record_backlog(row)
+
+    def _record_backlog(self, row: Any) -> None:
+        """Set the gauges from a `_BACKLOG` row (an asyncpg record or a SQLAlchemy mapping)."""
+        if row is not None:
             OUTBOX_BACKLOG.set(self._service, rows=int(row["rows"]), oldest_seconds=float(row["oldest"]))
 
     async def _wait_for_work(self) -> None:
