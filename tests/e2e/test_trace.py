@@ -18,7 +18,7 @@ import pytest
 
 from devstack.kafka import PARTITIONS
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_OPERATOR_KEY
 from devstack.services import SERVICES, Fleet
 from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import (
@@ -50,7 +50,7 @@ OPERATOR_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
 async def _trace(services: Fleet, platform: Platform, query: str) -> Trace:
     urls = {name: replica.url for name, replica in services.services.items()}
     return await collect_trace(
-        query, urls=urls, service_key=TEST_SERVICE_KEY, bootstrap=platform.kafka_bootstrap
+        query, urls=urls, operator_key=TEST_OPERATOR_KEY, bootstrap=platform.kafka_bootstrap
     )
 
 
@@ -423,15 +423,15 @@ async def test_operator_endpoints_refuse_without_the_service_key_and_take_odd_te
                     assert response.json()["error"]["code"] == "invalid_service_key"
             for odd in odd_queries:
                 answer = await client.get(
-                    "/v1/ops/timeline", params={"q": odd}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+                    "/v1/ops/timeline", params={"q": odd}, headers={"X-Service-Key": TEST_OPERATOR_KEY}
                 )
                 assert answer.status_code == 200 and answer.json()["entries"] == [], (spec.name, odd)
             too_long = await client.get(
-                "/v1/ops/timeline", params={"q": "x" * 321}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+                "/v1/ops/timeline", params={"q": "x" * 321}, headers={"X-Service-Key": TEST_OPERATOR_KEY}
             )
             assert too_long.status_code == 422, too_long.text
             nul = await client.get(
-                "/v1/ops/timeline", params={"q": "a\x00b"}, headers={"X-Service-Key": TEST_SERVICE_KEY}
+                "/v1/ops/timeline", params={"q": "a\x00b"}, headers={"X-Service-Key": TEST_OPERATOR_KEY}
             )
             assert nul.status_code == 422, nul.text  # PostgreSQL text holds no NUL: refused, not a 500
             assert nul.json()["error"]["code"] == "validation_error"
@@ -455,8 +455,8 @@ async def test_an_unknown_id_gives_an_empty_timeline_said_plainly(
         str(offset),
         "--bootstrap",
         platform.kafka_bootstrap,
-        "--service-key",
-        TEST_SERVICE_KEY,
+        "--operator-key",
+        TEST_OPERATOR_KEY,
     ]
 
     plain = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)

@@ -11,7 +11,7 @@ import httpx
 import jwt
 
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_ENV, TEST_OPERATOR_KEY
 from devstack.services import Fleet
 from devstack.testing import bearer_token, eventually, fetch, service_db, sign_up
 from shared.auth import JwksKeySource, TokenVerifier
@@ -29,7 +29,7 @@ def verifier(fleet: Fleet, *, refetch_interval: float = 0.0) -> tuple[TokenVerif
 
 async def rotate(fleet: Fleet) -> dict[str, str | None]:
     async with httpx.AsyncClient(base_url=fleet["identity"].url, timeout=10) as client:
-        response = await client.post("/v1/signing-keys/rotate", headers={"X-Service-Key": TEST_SERVICE_KEY})
+        response = await client.post("/v1/signing-keys/rotate", headers={"X-Service-Key": TEST_OPERATOR_KEY})
     assert response.status_code == 200, response.text
     answer: dict[str, str | None] = response.json()
     return answer

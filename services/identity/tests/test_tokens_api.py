@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import jwt
 
+from devstack.pytest_plugin import TEST_TOKEN_MINT_KEY
 from devstack.services import Fleet
 from devstack.testing import (
     complete_claims,
@@ -122,7 +123,7 @@ async def test_tokens_need_the_service_key(services: Fleet) -> None:
 async def test_a_bad_body_is_422(services: Fleet) -> None:
     async with httpx.AsyncClient(base_url=services["identity"].url, timeout=10) as client:
         response = await client.post(
-            "/v1/tokens", json={"org_id": "x"}, headers={"X-Service-Key": "test-service-key"}
+            "/v1/tokens", json={"org_id": "x"}, headers={"X-Service-Key": TEST_TOKEN_MINT_KEY}
         )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_ENV, TEST_OPERATOR_KEY
 from devstack.services import Fleet
 from devstack.testing import count
 from skool_ingest.signature import HEADER, sign
@@ -43,7 +43,7 @@ async def post(
 async def rejections(fleet: Fleet) -> dict[str, int]:
     async with httpx.AsyncClient(base_url=fleet["skool-ingest"].url, timeout=10) as client:
         response = await client.get(
-            "/v1/webhooks/skool/rejections", headers={"X-Service-Key": TEST_SERVICE_KEY}
+            "/v1/webhooks/skool/rejections", headers={"X-Service-Key": TEST_OPERATOR_KEY}
         )
     assert response.status_code == 200, response.text
     counts: dict[str, int] = response.json()["rejections"]

@@ -13,7 +13,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+# Three purpose-split keys (API.md "Authentication"), each a separate secret: product backends,
+# token minting, operators. A route accepts only its own purpose's key.
 DEV_SERVICE_KEY = "dev-service-key-change-me"
+DEV_TOKEN_MINT_KEY = "dev-token-mint-key-change-me"
+DEV_OPERATOR_KEY = "dev-operator-key-change-me"
 DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
 DEV_JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
 DEV_TOKEN_ISSUER = "backbone-identity"
@@ -32,7 +36,7 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
     # Names of fields whose development default must never reach production.
-    secret_fields: ClassVar[tuple[str, ...]] = ("service_key",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "token_mint_key", "operator_key")
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias="PLATFORM_ENVIRONMENT"
@@ -45,6 +49,8 @@ class ServiceSettings(BaseSettings):
     database_server_url: str = Field(default=DEV_DATABASE_SERVER, validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
+    token_mint_key: str = Field(default=DEV_TOKEN_MINT_KEY, validation_alias="PLATFORM_TOKEN_MINT_KEY")
+    operator_key: str = Field(default=DEV_OPERATOR_KEY, validation_alias="PLATFORM_OPERATOR_KEY")
     smtp_host: str = Field(default="127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(default=8025, validation_alias="SMTP_PORT")
     # Verifying bearer tokens (shared.auth): identity's JWKS, what a token must name, how often an

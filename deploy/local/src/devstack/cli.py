@@ -24,12 +24,15 @@ from devstack.trace import as_json, collect_trace
 from devstack.trace import render as render_trace
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.messaging.replay import list_dead_letters, replay_dead_letters, replay_one
+from shared.settings import DEV_OPERATOR_KEY, DEV_SERVICE_KEY, DEV_TOKEN_MINT_KEY
 
 # Every variable the platform reads, with its development default (an environment value wins).
 DEFAULTS = {
     "KAFKA_BOOTSTRAP_SERVERS": "(unset: start a local Kafka on 127.0.0.1:9092)",
     "DATABASE_URL": "(unset: start a local PostgreSQL on 127.0.0.1:54329)",
-    "PLATFORM_SERVICE_KEY": "dev-service-key-change-me",
+    "PLATFORM_SERVICE_KEY": DEV_SERVICE_KEY,
+    "PLATFORM_TOKEN_MINT_KEY": DEV_TOKEN_MINT_KEY,
+    "PLATFORM_OPERATOR_KEY": DEV_OPERATOR_KEY,
     "PLATFORM_ENVIRONMENT": "development",
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": "8025",
@@ -199,7 +202,8 @@ def trace(args: argparse.Namespace) -> int:
     offset = args.port_offset
     urls = {spec.name: f"http://127.0.0.1:{service_port(spec, offset)}" for spec in SERVICES}
     bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{9092 + offset}"
-    found = asyncio.run(collect_trace(args.id, urls=urls, service_key=args.service_key, bootstrap=bootstrap))
+    collected = collect_trace(args.id, urls=urls, operator_key=args.operator_key, bootstrap=bootstrap)
+    found = asyncio.run(collected)
     print(as_json(found) if args.json else render_trace(found))
     return 0 if found.complete else 1
 
@@ -238,9 +242,9 @@ def main() -> None:
     )
     follow.add_argument("--bootstrap", default=None, help="Kafka (default 127.0.0.1:9092 + the offset)")
     follow.add_argument(
-        "--service-key",
-        default=os.environ.get("PLATFORM_SERVICE_KEY", DEFAULTS["PLATFORM_SERVICE_KEY"]),
-        help="X-Service-Key for the operator endpoints (PLATFORM_SERVICE_KEY)",
+        "--operator-key",
+        default=os.environ.get("PLATFORM_OPERATOR_KEY", DEFAULTS["PLATFORM_OPERATOR_KEY"]),
+        help="X-Service-Key for the operator endpoints (PLATFORM_OPERATOR_KEY)",
     )
     args = parser.parse_args()
     if args.command == "trace":

@@ -22,13 +22,18 @@ from devstack.services import Fleet
 TEST_PORTS = Ports(
     kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, stripe=22111, service_offset=10000
 ).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
+# The three purpose-split keys (API.md "Authentication"): product backends, token minting, operators.
 TEST_SERVICE_KEY = "test-service-key"
+TEST_TOKEN_MINT_KEY = "test-token-mint-key"
+TEST_OPERATOR_KEY = "test-operator-key"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
 TEST_SIGNING_KEY_PASSPHRASE = "test-signing-key-passphrase"
 # Fast retries in tests; production keeps the defaults in ServiceSettings.
 TEST_ENV = {
     "PLATFORM_ENVIRONMENT": "test",
     "PLATFORM_SERVICE_KEY": TEST_SERVICE_KEY,
+    "PLATFORM_TOKEN_MINT_KEY": TEST_TOKEN_MINT_KEY,
+    "PLATFORM_OPERATOR_KEY": TEST_OPERATOR_KEY,
     "IDENTITY_AUTH_WEBHOOK_SECRET": TEST_AUTH_SECRET,
     "IDENTITY_SIGNING_KEY_PASSPHRASE": TEST_SIGNING_KEY_PASSPHRASE,
     # Tests rotate keys: a new key is published 2 s before it signs, and every verifier may

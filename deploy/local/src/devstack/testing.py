@@ -18,7 +18,7 @@ from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
 from devstack.platform import Platform
 from devstack.postgres import database_url
-from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY, TEST_TOKEN_MINT_KEY
 from devstack.services import Fleet
 from devstack.sql import fetch as fetch  # re-exported: tests import it from here
 from devstack.sql import fetchval
@@ -125,7 +125,7 @@ async def complete_claims(fleet: Fleet, user_id: str, timeout: float = 30) -> di
 
 
 async def request_token(
-    fleet: Fleet, user_id: str, *, org_id: str | None = None, service_key: str = TEST_SERVICE_KEY
+    fleet: Fleet, user_id: str, *, org_id: str | None = None, service_key: str = TEST_TOKEN_MINT_KEY
 ) -> httpx.Response:
     """`POST identity /v1/tokens` as a trusted backend; the raw answer (for tests of its errors)."""
     body: dict[str, str] = {"user_id": user_id}

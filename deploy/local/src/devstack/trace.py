@@ -139,13 +139,13 @@ async def collect_trace(
     query: str,
     *,
     urls: Mapping[str, str],
-    service_key: str,
+    operator_key: str,
     bootstrap: str,
     now: datetime | None = None,
 ) -> Trace:
     """Ask every service and Kafka about `query`; the lines come back in time order."""
     trace = Trace(query=query, searched=[query])
-    headers = {"X-Service-Key": service_key}
+    headers = {"X-Service-Key": operator_key}
     async with httpx.AsyncClient(headers=headers, timeout=10) as client:
         operator = _Operator(client, urls, trace.notes, trace.unreachable)
         timelines = await _timelines(operator, [query])

@@ -17,7 +17,7 @@ class BillingSettings(ServiceSettings):
     service_name: ClassVar[str] = "billing"
     default_port: ClassVar[int] = 8003
     secret_fields: ClassVar[tuple[str, ...]] = (
-        "service_key",
+        *ServiceSettings.secret_fields,
         "stripe_webhook_secret",
         "stripe_api_key",
     )

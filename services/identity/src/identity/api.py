@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from identity.deps import DbSession, Deliveries, Policy, ServiceKey, Settings
+from identity.deps import DbSession, Deliveries, OperatorKey, Policy, ServiceKey, Settings, TokenMintKey
 from identity.errors import InvalidSignature, MalformedWebhook, NotAMember, NotProvisioned, UserNotFound
 from identity.schemas import (
     ClaimsRead,
@@ -78,7 +78,7 @@ async def read_claims(user_id: str, session: DbSession) -> ClaimsRead:
 @router.post(
     "/tokens",
     response_model=TokenRead,
-    dependencies=[ServiceKey],
+    dependencies=[TokenMintKey],
     responses=error_responses(InvalidServiceKey, UserNotFound, NotAMember, NotProvisioned),
     tags=["tokens"],
 )
@@ -91,7 +91,7 @@ async def create_token(body: TokenRequest, session: DbSession, policy: Policy) -
 @router.post(
     "/signing-keys/rotate",
     response_model=KeyRotated,
-    dependencies=[ServiceKey],
+    dependencies=[OperatorKey],
     responses=error_responses(InvalidServiceKey),
     tags=["tokens"],
 )

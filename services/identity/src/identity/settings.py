@@ -19,7 +19,7 @@ class IdentitySettings(ServiceSettings):
     service_name: ClassVar[str] = "identity"
     default_port: ClassVar[int] = 8001
     secret_fields: ClassVar[tuple[str, ...]] = (
-        "service_key",
+        *ServiceSettings.secret_fields,
         "auth_webhook_secret",
         "signing_key_passphrase",
     )

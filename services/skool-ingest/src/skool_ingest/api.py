@@ -15,7 +15,7 @@ from shared.db.tables import utcnow
 from shared.errors import DomainError, InvalidServiceKey, error_responses
 from shared.metrics import count_webhook, count_webhook_rejected, declare_webhook_outcomes
 from shared.telemetry import current_traceparent
-from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, ServiceKey, Settings
+from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, OperatorKey, Settings
 from skool_ingest.errors import InvalidDelivery, InvalidSignature, UnknownEvent
 from skool_ingest.schemas import KNOWN_EVENTS, RejectionCounts, SkoolDelivery, WebhookReceipt
 from skool_ingest.service.deliveries import Delivery
@@ -84,7 +84,7 @@ async def receive_skool_webhook(
 @router.get(
     "/webhooks/skool/rejections",
     response_model=RejectionCounts,
-    dependencies=[ServiceKey],
+    dependencies=[OperatorKey],
     responses=error_responses(InvalidServiceKey),
     tags=["webhooks"],
 )

@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 
 from shared.db.group_commit import GroupCommit
 from shared.db.session import Database
-from shared.http.deps import DbSession, ServiceKey
+from shared.http.deps import DbSession, OperatorKey
 from skool_ingest.service.deliveries import Delivery, process_deliveries
 from skool_ingest.settings import SkoolIngestSettings
 
@@ -36,4 +36,4 @@ async def _database(request: Request) -> Database:
 
 DatabaseDep = Annotated[Database, Depends(_database)]
 
-__all__ = ["DatabaseDep", "DbSession", "Deliveries", "ServiceKey", "Settings"]
+__all__ = ["DatabaseDep", "DbSession", "Deliveries", "OperatorKey", "Settings"]

@@ -15,7 +15,7 @@ class SkoolIngestSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "skool-ingest"
     default_port: ClassVar[int] = 8005
-    secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "webhook_secret")
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "webhook_secret")
 
     # HMAC-SHA256 key of `Skool-Signature` (shared with whoever configures the automation).
     webhook_secret: str = DEV_WEBHOOK_SECRET

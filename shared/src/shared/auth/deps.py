@@ -8,7 +8,6 @@ Routes using them should list `BEARER_ERRORS` / `BEARER_OR_SERVICE_ERRORS` in th
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from shared.auth.principal import Principal
 from shared.auth.verifier import TokenVerifier
 from shared.errors import InvalidServiceKey, InvalidToken
+from shared.http.deps import key_matches
 
 BEARER_ERRORS = (InvalidToken,)
 BEARER_OR_SERVICE_ERRORS = (InvalidToken, InvalidServiceKey)
@@ -25,7 +25,10 @@ BEARER_OR_SERVICE_ERRORS = (InvalidToken, InvalidServiceKey)
 # auto_error=False: a missing or non-Bearer header must answer our own 401 error body.
 _bearer = HTTPBearer(auto_error=False, description="An access token from identity's POST /v1/tokens")
 _service_key = APIKeyHeader(
-    name="X-Service-Key", auto_error=False, description="PLATFORM_SERVICE_KEY (trusted backends)"
+    name="X-Service-Key",
+    scheme_name="PLATFORM_SERVICE_KEY",
+    auto_error=False,
+    description="`PLATFORM_SERVICE_KEY` (trusted product backends); any other key is refused",
 )
 
 
@@ -62,7 +65,7 @@ async def _principal_or_service(
     """None for a trusted backend (right service key); a wrong key is refused, never ignored."""
     config = _config(request)
     if service_key is not None:
-        if not hmac.compare_digest(service_key.encode(), config.service_key.encode()):
+        if not key_matches(service_key, config.service_key):
             raise InvalidServiceKey("the X-Service-Key header is not valid")
         return None
     if credentials is None or not credentials.credentials:

@@ -6,7 +6,8 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import InvalidServiceKey
@@ -31,12 +32,40 @@ async def _plain_pool(request: Request) -> Any:
 PlainPool = Annotated[Any, Depends(_plain_pool)]
 
 
-async def _require_service_key(
-    request: Request, x_service_key: Annotated[str | None, Header()] = None
-) -> None:
-    expected: str = request.app.state.runtime.settings.service_key
-    if x_service_key is None or not hmac.compare_digest(x_service_key, expected):
-        raise InvalidServiceKey("a valid X-Service-Key header is required")
+def key_matches(given: str | None, expected: str) -> bool:
+    """True when a sent key equals the configured one, compared in constant time.
+
+    Header values arrive decoded as latin-1, so they may hold any character: both sides are
+    compared as UTF-8 bytes (a non-ASCII header is a wrong key, never a TypeError and a 500). An
+    empty configured key matches nothing, so an empty header can never pass.
+    """
+    if given is None or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
-ServiceKey = Depends(_require_service_key)
+def _key_dependency(field: str, variable: str, purpose: str) -> Any:
+    """A dependency that admits only the `X-Service-Key` of one purpose (API.md: three keys)."""
+    header = APIKeyHeader(
+        name="X-Service-Key",
+        scheme_name=variable,
+        auto_error=False,
+        description=f"`{variable}` ({purpose}); any other key is refused",
+    )
+
+    # The default-value form: the header scheme is a local, which a string annotation (this module
+    # has `from __future__ import annotations`) could not name.
+    async def require(request: Request, sent: str | None = Depends(header)) -> None:
+        expected: str = getattr(request.app.state.runtime.settings, field)
+        if not key_matches(sent, expected):
+            raise InvalidServiceKey(f"a valid X-Service-Key ({variable}) is required")
+
+    return Depends(require)
+
+
+# Product backends: claims, entitlements, quotas, context.
+ServiceKey = _key_dependency("service_key", "PLATFORM_SERVICE_KEY", "trusted product backends")
+# `POST /v1/tokens` only.
+TokenMintKey = _key_dependency("token_mint_key", "PLATFORM_TOKEN_MINT_KEY", "minting access tokens")
+# Operator routes (`/v1/ops/*`), signing-key rotation, webhook rejection counts.
+OperatorKey = _key_dependency("operator_key", "PLATFORM_OPERATOR_KEY", "operators")

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import LargeBinary, Uuid
 
 from shared.errors import InvalidServiceKey, error_responses
-from shared.http.deps import DbSession, ServiceKey
+from shared.http.deps import DbSession, OperatorKey
 from shared.telemetry import trace_id_of
 
 TIMELINE_LIMIT = 200
@@ -120,7 +120,7 @@ _INBOX = text(
     "WHERE consumer = :consumer AND event_id = ANY(:event_ids)"
 ).bindparams(bindparam("event_ids", type_=ARRAY(Uuid())))
 
-router = APIRouter(prefix="/v1/ops", tags=["operator"], dependencies=[ServiceKey])
+router = APIRouter(prefix="/v1/ops", tags=["operator"], dependencies=[OperatorKey])
 
 
 @router.get(
