@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY, TEST_TOKEN_MINT_KEY
 from devstack.services import Fleet
 from devstack.stripe_mock import sign_stripe_payload
 from devstack.testing import (
@@ -32,6 +32,7 @@ from invites.mailer import InvitationEmail, compose
 from invites.settings import InvitesSettings
 
 SERVICE_KEY = {"X-Service-Key": TEST_SERVICE_KEY}
+MINT_KEY = {"X-Service-Key": TEST_TOKEN_MINT_KEY}
 
 
 def error_of(response: httpx.Response) -> tuple[int, str]:
@@ -40,7 +41,7 @@ def error_of(response: httpx.Response) -> tuple[int, str]:
 
 async def test_a_nul_in_a_field_or_a_path_is_a_422_not_a_500(services: Fleet) -> None:
     token = await call_service(
-        services, "identity", "POST", "/v1/tokens", json={"user_id": "a\x00"}, headers=SERVICE_KEY
+        services, "identity", "POST", "/v1/tokens", json={"user_id": "a\x00"}, headers=MINT_KEY
     )
     claims = await call_service(services, "identity", "GET", "/v1/users/a%00b/claims", headers=SERVICE_KEY)
 

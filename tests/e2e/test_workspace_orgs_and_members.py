@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from devstack.pytest_plugin import TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_SERVICE_KEY, TEST_TOKEN_MINT_KEY
 from devstack.services import Fleet
 from devstack.testing import bearer_token, call_service, eventually, new_slug, sign_up
 from shared.db.session import Database
@@ -143,7 +143,7 @@ async def test_claims_follow_a_role_change(services: Fleet, workspace_db: Databa
             answer = await client.post(
                 "/v1/tokens",
                 json={"user_id": member, "org_id": org_id},
-                headers={"X-Service-Key": TEST_SERVICE_KEY},
+                headers={"X-Service-Key": TEST_TOKEN_MINT_KEY},
             )
         return answer.json().get("claims", {}).get("org_role")
 
