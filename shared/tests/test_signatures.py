@@ -6,6 +6,7 @@ in services/identity, services/billing and services/skool-ingest.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -57,9 +58,7 @@ def timestamped(header: str | None, *, body: bytes = BODY, now: float = NOW) -> 
     )
 
 
-def svix(
-    *, message_id: str | None, timestamp: str | None, signature: str | None, now: float = NOW
-) -> str:
+def svix(*, message_id: str | None, timestamp: str | None, signature: str | None, now: float = NOW) -> str:
     return verify_svix(
         key=svix_key(SECRET),
         message_id=message_id,
@@ -79,9 +78,7 @@ def reason(call: object) -> str:
 
 
 def test_what_stripe_signs_verifies_and_so_does_the_sign_helper() -> None:
-    stripe_header = stripe.WebhookSignature.generate_signature_header(
-        BODY.decode(), SECRET, timestamp=NOW
-    )
+    stripe_header = stripe.WebhookSignature.generate_signature_header(BODY.decode(), SECRET, timestamp=NOW)
     assert timestamped(stripe_header) == NOW
     assert timestamped(sign_timestamped(secret=SECRET, timestamp=NOW, body=BODY)) == NOW
     # Stripe also sends a v0 entry in test mode; several v1 (a rotation): one match is enough.
@@ -97,9 +94,10 @@ def test_what_svix_signs_verifies() -> None:
 
 
 def test_the_known_crashers_are_malformed_signatures() -> None:
-    good_svix = {"message_id": "msg_1", "timestamp": str(NOW)}
     for signature in ("v1", "v1,abc", "v1,", "v1,é", "v1," + "A" * 44):
-        assert reason(lambda s=signature: svix(**good_svix, signature=s)) == MALFORMED
+        assert (
+            reason(lambda s=signature: svix(message_id="msg_1", timestamp=str(NOW), signature=s)) == MALFORMED
+        )
     assert reason(lambda: svix(message_id="msg_1", timestamp="1e9", signature="v1,x")) == MALFORMED
     assert reason(lambda: svix(message_id="msg_\xe9", timestamp=str(NOW), signature="v1,x")) == MALFORMED
     for header in (
@@ -117,7 +115,9 @@ def test_the_known_crashers_are_malformed_signatures() -> None:
 
 def test_refusals_name_their_reason() -> None:
     assert reason(lambda: timestamped(None)) == MISSING
-    assert reason(lambda: timestamped(sign_timestamped(secret=SECRET, timestamp=NOW - 301, body=BODY))) == STALE
+    assert (
+        reason(lambda: timestamped(sign_timestamped(secret=SECRET, timestamp=NOW - 301, body=BODY))) == STALE
+    )
     assert reason(lambda: timestamped(sign_timestamped(secret="other", timestamp=NOW, body=BODY))) == MISMATCH
     assert reason(lambda: svix(message_id=None, timestamp=str(NOW), signature="v1,x")) == MISSING
     stale = Webhook(SECRET).sign("msg_1", datetime.fromtimestamp(NOW - 301, UTC), BODY.decode())
@@ -127,10 +127,8 @@ def test_refusals_name_their_reason() -> None:
 @settings(max_examples=500, deadline=None)
 @given(header=header_values)
 def test_any_timestamped_header_verifies_or_is_a_bad_signature(header: str | None) -> None:
-    try:
+    with contextlib.suppress(BadSignature):
         timestamped(header, now=time.time())
-    except BadSignature:
-        pass
 
 
 @settings(max_examples=500, deadline=None)
@@ -138,7 +136,5 @@ def test_any_timestamped_header_verifies_or_is_a_bad_signature(header: str | Non
 def test_any_svix_headers_verify_or_are_a_bad_signature(
     message_id: str | None, timestamp: str | None, signature: str | None
 ) -> None:
-    try:
+    with contextlib.suppress(BadSignature):
         svix(message_id=message_id, timestamp=timestamp, signature=signature, now=time.time())
-    except BadSignature:
-        pass

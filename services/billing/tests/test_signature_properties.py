@@ -4,6 +4,7 @@ answers: test_signature_headers.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -36,10 +37,8 @@ header_value = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(signature=header_value)
 def test_any_stripe_signature_is_verified_or_an_invalid_signature(signature: str | None) -> None:
-    try:
+    with contextlib.suppress(InvalidSignature):
         GATEWAY.verify_event(BODY, signature)
-    except InvalidSignature:
-        pass
 
 
 def test_a_signed_event_is_returned() -> None:

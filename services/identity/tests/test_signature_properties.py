@@ -4,6 +4,7 @@ test_signature_headers.py."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -49,10 +50,8 @@ headers_sent = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(headers=headers_sent, body=st.binary(max_size=100))
 def test_any_svix_headers_are_verified_or_an_invalid_signature(headers: dict[str, str], body: bytes) -> None:
-    try:
+    with contextlib.suppress(InvalidSignature):
         verify(headers, body)
-    except InvalidSignature:
-        pass
 
 
 def test_a_delivery_signed_by_svix_is_accepted() -> None:
