@@ -94,7 +94,13 @@ async def test_refusals_are_answered_while_the_counter_table_is_locked(
 async def test_a_burst_of_refusals_reaches_the_table_within_the_flush_interval(
     services: Fleet, platform: Platform
 ) -> None:
-    stored_before, reported_before = await in_table(platform), await reported(services)
+    async def table_and_reported() -> tuple[int, int]:
+        return await in_table(platform), await reported(services)
+
+    # Start from a flushed state (earlier tests' refusals may still be pending in the replica).
+    stored_before, reported_before = await eventually(
+        table_and_reported, until=lambda both: both[0] == both[1], timeout=FLUSH_SECONDS + 5
+    )
 
     statuses = await send_forged(services, 50)
     sent_at = time.monotonic()
