@@ -29,6 +29,7 @@ from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
 from shared.errors import install_error_handlers
 from shared.http.asyncapi import router as asyncapi_router
+from shared.http.body_limit import install_body_limit
 from shared.http.health import router as health_router
 from shared.http.operator import TimelineHook, no_findings
 from shared.http.operator import router as operator_router
@@ -90,6 +91,7 @@ class ServiceRuntime:
         self.verifier = verifier_from_settings(self.settings)
         install_auth(app, verifier=self.verifier, service_key=self.settings.service_key)
         install_error_handlers(app)
+        install_body_limit(app, self.settings)  # 413 payload_too_large: docs/operations.md
         install_metrics(app, service=self.name)  # GET /metrics, no auth: docs/operations.md
         app.include_router(health_router)
         app.include_router(asyncapi_router)  # GET /asyncapi.json, no auth: docs/asyncapi/README.md

@@ -73,6 +73,11 @@ class ServiceSettings(BaseSettings):
     outbox_safety_poll_seconds: float = 2.0
     outbox_retention_hours: float = 72
     inbox_retention_hours: float = 24 * 14
+    # Request body limits (shared.http.body_limit): over them, 413 payload_too_large.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, validation_alias="PLATFORM_MAX_BODY_BYTES")
+    max_webhook_body_bytes: int = Field(
+        default=256 * 1024, gt=0, validation_alias="PLATFORM_MAX_WEBHOOK_BODY_BYTES"
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from billing.errors import InvalidSignature, MalformedEvent, PaymentProviderError, PaymentProviderUnavailable
 from billing.settings import BillingSettings
+from shared.http.signatures import BadSignature, verify_timestamped
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -118,14 +120,24 @@ class StripeGateway:
         )
 
     def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
-        """The event Stripe signed, as plain JSON; `InvalidSignature` if it is not genuine."""
+        """The event Stripe signed, as plain JSON; `InvalidSignature` if it is not genuine (any
+        malformed header included: shared.http.signatures), verified on the raw body."""
         try:
-            stripe.Webhook.construct_event(
-                payload, signature, self._webhook_secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+            verify_timestamped(
+                secret=self._webhook_secret,
+                header=signature,
+                name="Stripe-Signature",
+                body=payload,
+                now=time.time(),
+                tolerance_seconds=SIGNATURE_TOLERANCE_SECONDS,
             )
+        except BadSignature as error:
+            refused = f"the Stripe-Signature header does not verify this body: {error.message}"
+            raise InvalidSignature(refused) from error
+        try:
             event = json.loads(payload)
-        except (stripe.SignatureVerificationError, ValueError) as error:
-            raise InvalidSignature("the Stripe-Signature header does not verify this body") from error
+        except ValueError as error:  # signed, but not JSON (or not UTF-8)
+            raise MalformedEvent("the signed body is not JSON") from error
         if not (
             isinstance(event, dict)
             and isinstance(event.get("id"), str)

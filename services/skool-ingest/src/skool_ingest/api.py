@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import ValidationError
 
-from shared.db.session import Database
 from shared.db.tables import utcnow
 from shared.errors import DomainError, InvalidServiceKey, error_responses
 from shared.metrics import count_webhook, count_webhook_rejected, declare_webhook_outcomes
 from shared.telemetry import current_traceparent
-from skool_ingest.deps import DatabaseDep, DbSession, Deliveries, OperatorKey, Settings
+from skool_ingest.deps import DbSession, Deliveries, OperatorKey, Rejections, Settings
 from skool_ingest.errors import InvalidDelivery, InvalidSignature, UnknownEvent
 from skool_ingest.schemas import KNOWN_EVENTS, RejectionCounts, SkoolDelivery, WebhookReceipt
 from skool_ingest.service.deliveries import Delivery
-from skool_ingest.service.rejections import count_rejection, rejection_counts
 from skool_ingest.signature import HEADER, REASONS, SignatureRejected, verify_signature
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1")
 # Exported at 0 from the start, so the first rejection shows on a graph (shared.metrics).
@@ -44,12 +39,12 @@ declare_webhook_outcomes("skool", rejections=(*REASONS, InvalidDelivery.code, Un
     },
 )
 async def receive_skool_webhook(
-    request: Request, deliveries: Deliveries, settings: Settings, database: DatabaseDep
+    request: Request, deliveries: Deliveries, settings: Settings, rejections: Rejections
 ) -> WebhookReceipt:
     """A Skool member subscribed or cancelled (the automation's signed POST, API.md).
 
     202 once the delivery is stored and applied ("accepted"), or was seen before ("duplicate").
-    Refused deliveries are counted by reason, not stored."""
+    Refused deliveries are counted by reason in memory (no database work), not stored."""
     received_at = utcnow()
     raw = await request.body()
     try:
@@ -62,11 +57,11 @@ async def receive_skool_webhook(
         )
         text, body = parse_body(raw)
     except SignatureRejected as error:
-        await _count(database, error.reason)
+        rejections.count(error.reason)
         count_webhook_rejected("skool", error.reason)
         raise
     except DomainError as error:
-        await _count(database, error.code)
+        rejections.count(error.code)
         count_webhook_rejected("skool", error.code)
         raise
     delivery = Delivery(
@@ -88,9 +83,10 @@ async def receive_skool_webhook(
     responses=error_responses(InvalidServiceKey),
     tags=["webhooks"],
 )
-async def read_rejections(session: DbSession) -> RejectionCounts:
-    """Operators (X-Service-Key): deliveries refused so far, by reason."""
-    return RejectionCounts(rejections=await rejection_counts(session))
+async def read_rejections(session: DbSession, rejections: Rejections) -> RejectionCounts:
+    """Operators (X-Service-Key): deliveries refused so far, by reason (every replica's flushed
+    counts plus this replica's pending ones: docs/skool.md)."""
+    return RejectionCounts(rejections=await rejections.totals(session))
 
 
 def parse_body(raw: bytes) -> tuple[str, SkoolDelivery]:
@@ -113,12 +109,3 @@ def parse_body(raw: bytes) -> tuple[str, SkoolDelivery]:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise InvalidDelivery(problems) from error
-
-
-async def _count(database: Database, reason: str) -> None:
-    """Count a refusal; the caller still gets its 4xx if the count cannot be written."""
-    try:
-        async with database.unit_of_work() as session:
-            await count_rejection(session, reason=reason)
-    except Exception as error:
-        log.warning("skool delivery refused (%s) but not counted: %r", reason, error)

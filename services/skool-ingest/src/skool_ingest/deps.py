@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.db.group_commit import GroupCommit
-from shared.db.session import Database
 from shared.http.deps import DbSession, OperatorKey
 from skool_ingest.service.deliveries import Delivery, process_deliveries
+from skool_ingest.service.rejections import RejectionCounter
 from skool_ingest.settings import SkoolIngestSettings
 
 
@@ -28,12 +28,12 @@ async def _deliveries(request: Request) -> GroupCommit[Delivery, str]:
 Deliveries = Annotated[GroupCommit[Delivery, str], Depends(_deliveries)]
 
 
-async def _database(request: Request) -> Database:
-    """For the rejection counter, written in its own transaction (the request itself fails)."""
-    database: Database = request.app.state.runtime.database
-    return database
+async def _rejections(request: Request) -> RejectionCounter:
+    """This process's counter of refused deliveries (written to the table in the background)."""
+    counter: RejectionCounter = request.app.state.rejections
+    return counter
 
 
-DatabaseDep = Annotated[Database, Depends(_database)]
+Rejections = Annotated[RejectionCounter, Depends(_rejections)]
 
-__all__ = ["DatabaseDep", "DbSession", "Deliveries", "OperatorKey", "Settings"]
+__all__ = ["DbSession", "Deliveries", "OperatorKey", "Rejections", "Settings"]

@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -21,6 +22,8 @@ class SkoolIngestSettings(ServiceSettings):
     webhook_secret: str = DEV_WEBHOOK_SECRET
     # How far a delivery's signed timestamp may be from now, either way.
     signature_tolerance_seconds: int = 300
+    # How often a replica adds its refused deliveries' counts to `skool_rejections` (one write).
+    rejection_flush_seconds: float = Field(default=1.0, gt=0)
     # The welcome email's direct signup link: this URL with `?email=<address>`.
     signup_url: str = "http://127.0.0.1:3000/sign-up"
     mail_from: str = "welcome@backbone.local"

@@ -1,23 +1,36 @@
 """`Skool-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (API.md).
 
-Several `v1=` entries may be given (a secret being rotated): one match is enough. Compared in
-constant time.
+The scheme is Stripe's, read and checked by shared.http.signatures (strictly: ASCII only,
+bounded lengths, a timestamp of at most 12 digits, 64-hex-digit digests). Several `v1=` entries
+may be given (a secret being rotated): one match is enough; each is compared in constant time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
+from shared.http.signatures import (
+    MALFORMED,
+    MISMATCH,
+    MISSING,
+    REASONS,
+    STALE,
+    BadSignature,
+    sign_timestamped,
+    verify_timestamped,
+)
 from skool_ingest.errors import InvalidSignature
 
 HEADER = "Skool-Signature"
-# Why a delivery was refused: the rejection counter's reasons for a 401.
-MISSING = "missing_signature"
-MALFORMED = "malformed_signature"
-STALE = "stale_timestamp"
-MISMATCH = "signature_mismatch"
-REASONS = (MISSING, MALFORMED, STALE, MISMATCH)
+__all__ = [
+    "HEADER",
+    "MALFORMED",
+    "MISMATCH",
+    "MISSING",
+    "REASONS",
+    "STALE",
+    "SignatureRejected",
+    "sign",
+    "verify_signature",
+]
 
 
 class SignatureRejected(InvalidSignature):
@@ -30,42 +43,16 @@ class SignatureRejected(InvalidSignature):
 
 def sign(*, secret: str, timestamp: int, body: bytes) -> str:
     """The header value a sender computes (used by tests and the README's example)."""
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
-
-
-def _digest(secret: str, timestamp: int, body: bytes) -> str:
-    signed = str(timestamp).encode() + b"." + body
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return sign_timestamped(secret=secret, timestamp=timestamp, body=body)
 
 
 def verify_signature(
     *, secret: str, header: str | None, body: bytes, now: float, tolerance_seconds: int
 ) -> int:
     """Check the header against the raw body; returns its timestamp, else SignatureRejected."""
-    if not header:
-        raise SignatureRejected(f"the {HEADER} header is missing", reason=MISSING)
-    timestamp, candidates = _parse(header)
-    if abs(now - timestamp) > tolerance_seconds:
-        raise SignatureRejected(
-            f"the signed timestamp is more than {tolerance_seconds} s from now", reason=STALE
+    try:
+        return verify_timestamped(
+            secret=secret, header=header, name=HEADER, body=body, now=now, tolerance_seconds=tolerance_seconds
         )
-    expected = _digest(secret, timestamp, body)
-    # Every candidate is compared (no early exit), each in constant time.
-    matched = [hmac.compare_digest(expected, candidate) for candidate in candidates]
-    if not any(matched):
-        raise SignatureRejected("the signature does not match the body", reason=MISMATCH)
-    return timestamp
-
-
-def _parse(header: str) -> tuple[int, list[str]]:
-    timestamp: int | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
-        elif name == "v1" and value:
-            candidates.append(value.lower())
-    if timestamp is None or not candidates:
-        raise SignatureRejected(f"{HEADER} must read t=<unix time>,v1=<hex digest>", reason=MALFORMED)
-    return timestamp, candidates
+    except BadSignature as error:
+        raise SignatureRejected(error.message, reason=error.reason) from error
