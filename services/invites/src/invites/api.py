@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from invites import errors
-from invites.deps import DbSession, RedeemRateLimit, settings_of
+from invites.deps import DbSession, InvitesThrottles, client_key_of, settings_of
 from invites.schemas import Joined, LinkCreate, LinkList, LinkRead
 from invites.service.access import require_manager, require_may_grant
 from invites.service.links import Link, create_link, list_links, revoke_link
@@ -109,12 +109,15 @@ async def revoke_invitation_link(
         errors.SeatLimitReached,
         errors.RateLimited,
     ),
-    dependencies=[RedeemRateLimit],
     tags=["invitation links"],
 )
-async def redeem_invitation_link(slug: str, principal: CurrentPrincipal, session: DbSession) -> Joined:
+async def redeem_invitation_link(
+    slug: str, request: Request, principal: CurrentPrincipal, session: DbSession, throttles: InvitesThrottles
+) -> Joined:
     """An existing user joins the link's org with its role (one use; nothing used when refused).
     Refused as `invitation_revoked` when whoever made the link can no longer grant its role.
-    Rate-limited per client and per user (a slug or a legacy code cannot be guessed here)."""
-    joined = await redeem_link(session, slug=slug, user_id=principal.user_id)
+    Unknown slugs or codes are limited per client and per user (429 `rate_limited`): a legacy
+    code cannot be guessed here."""
+    with throttles.guesses(client=client_key_of(request), user_id=principal.user_id):
+        joined = await redeem_link(session, slug=slug, user_id=principal.user_id)
     return Joined(org_id=joined.org_id, role=joined.role)

@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 
 from invites.settings import InvitesSettings
 from invites.throttles import Throttles
-from shared.auth import CurrentPrincipal
 from shared.http.deps import DbSession, ServiceKey
 from shared.http.ratelimit import request_client_key
 
@@ -25,19 +24,16 @@ def throttles_of(request: Request) -> Throttles:
 
 async def _limit_per_client(request: Request) -> None:
     """Async on purpose: on the event loop, never in a worker thread beside another request."""
-    throttles = throttles_of(request)
-    throttles.per_client.hit(request_client_key(request, throttles.proxies))
+    throttles_of(request).per_client.hit(client_key_of(request))
 
 
-async def _limit_redeem(request: Request, principal: CurrentPrincipal) -> None:
-    await _limit_per_client(request)
-    throttles_of(request).redeem_per_user.hit(principal.user_id)
+def client_key_of(request: Request) -> str:
+    """The rate-limit key of the request's client (an IPv4 address or an IPv6 /64)."""
+    return request_client_key(request, throttles_of(request).proxies)
 
 
 # The public (unauthenticated) link routes: per client.
 PublicRateLimit = Depends(_limit_per_client)
-# Redeeming a slug or a legacy code: per client and per user.
-RedeemRateLimit = Depends(_limit_redeem)
 InvitesThrottles = Annotated[Throttles, Depends(throttles_of)]
 
-__all__ = ["DbSession", "InvitesThrottles", "PublicRateLimit", "RedeemRateLimit", "ServiceKey", "settings_of"]
+__all__ = ["DbSession", "InvitesThrottles", "PublicRateLimit", "ServiceKey", "client_key_of", "settings_of"]

@@ -20,12 +20,13 @@ class InvitesSettings(ServiceSettings):
     # Where an email invitation's accept URL points (`?token=<token>` is added).
     accept_url: str = "http://127.0.0.1:3000/accept-invitation"
     mail_from: str = "invitations@backbone.local"
-    # Requests a minute per client (an IPv4 address or an IPv6 /64; PLATFORM_TRUSTED_PROXIES says
-    # whose X-Forwarded-For is believed) on the routes that take a slug or a legacy code: the public
-    # GETs (`/v1/invitation-links/{slug}`, `/invite/{slug}`) and `POST …/{slug}/redeem`.
+    # Per client (an IPv4 address or an IPv6 /64; PLATFORM_TRUSTED_PROXIES says whose
+    # X-Forwarded-For is believed) and minute, on the routes that take a slug or a legacy code:
+    # every request of the public GETs (`/v1/invitation-links/{slug}`, `/invite/{slug}`), and the
+    # unknown slugs or codes of `POST …/{slug}/redeem` (one budget).
     public_rate_limit_per_minute: int = 60
-    # Redemptions a minute per signed-in user (beside the per-client limit above).
-    redeem_rate_limit_per_user_per_minute: int = 20
+    # Unknown slugs or codes a signed-in user may try to redeem per minute (beside the above).
+    redeem_misses_per_user_per_minute: int = 20
     # Clients (or users) whose windows are kept; past it the least recently seen is forgotten.
     rate_limit_max_clients: int = 100_000
     # Invitation emails (new, resent, re-invited) per org and per address (all orgs), per hour.

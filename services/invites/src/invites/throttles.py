@@ -1,9 +1,11 @@
 """invites's rate limits (shared.http.ratelimit's limiter, one set per process):
 
 - per client (an IPv4 address or an IPv6 /64, through PLATFORM_TRUSTED_PROXIES) on every route
-  that takes a slug or a legacy code — the public GETs and the redemption — so neither slugs nor
-  8-character legacy codes can be enumerated;
-- per signed-in user on the redemption;
+  that takes a slug or a legacy code, so neither slugs nor 8-character legacy codes can be
+  enumerated: every request of the public GETs counts; at the redemption (signed in) only a slug
+  or code that names nothing counts — a guess — so the many redemptions of one real link by many
+  people behind one address are not refused;
+- per signed-in user, the redemption's guesses likewise;
 - invitation emails per org and per address (all orgs together), per hour: a new invitation, a
   resend and a revoke-and-reinvite each send one.
 """
@@ -11,8 +13,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from invites.errors import InvitationNotFound
 from invites.settings import InvitesSettings
 from shared.http.ratelimit import RateLimiter, TrustedProxies
 
@@ -34,7 +39,7 @@ class Throttles:
             proxies=TrustedProxies.from_environment(),
             per_client=RateLimiter(settings.public_rate_limit_per_minute, max_keys=cap),
             redeem_per_user=RateLimiter(
-                settings.redeem_rate_limit_per_user_per_minute, max_keys=cap, what="redemptions"
+                settings.redeem_misses_per_user_per_minute, max_keys=cap, what="unknown invitation links"
             ),
             mail_per_org=RateLimiter(
                 settings.mail_per_org_per_hour, window_seconds=HOUR, max_keys=cap, what="invitation emails"
@@ -54,3 +59,16 @@ class Throttles:
         self.mail_per_address.check(address)
         self.mail_per_org.hit(str(org_id))
         self.mail_per_address.hit(address)
+
+    @contextmanager
+    def guesses(self, *, client: str, user_id: str) -> Iterator[None]:
+        """Around a redemption: refused (RateLimited) once the client's or the user's budget is
+        spent; a slug or code that names nothing (InvitationNotFound) spends one of each."""
+        self.per_client.check(client)
+        self.redeem_per_user.check(user_id)
+        try:
+            yield
+        except InvitationNotFound:
+            self.per_client.hit(client)
+            self.redeem_per_user.hit(user_id)
+            raise
