@@ -25,7 +25,7 @@ class DomainError(Exception):
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
-    # Response headers this error may carry (name → description), for the OpenAPI.
+    # Response headers this error may carry (name → description; integer values), for the OpenAPI.
     documented_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str) -> None:
@@ -142,7 +142,7 @@ def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any
         for name, description in error.documented_headers.items():
             headers.setdefault(error.status, {})[name] = {
                 "description": description,
-                "schema": {"type": "string"},
+                "schema": {"type": "integer"},
             }
     return {
         status: {
