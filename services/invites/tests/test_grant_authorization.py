@@ -33,6 +33,8 @@ from devstack.testing import (
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.events.topics import IDENTITY_USERS
 
+from .conftest import add_member
+
 ALL_ROLES = ("admin", "manager", "hr", "trainee", "tech", "client")
 
 
@@ -206,3 +208,43 @@ async def test_what_a_demoted_admin_made_is_refused_as_revoked(
         newcomer,
     )
     assert [(row["outcome"], row["reason"]) for row in verdict] == [("failed", "invitation_revoked")]
+
+
+async def test_an_email_invitation_of_a_demoted_maker_does_not_bind_a_signup(
+    services: Fleet, platform: Platform, team_org: Any, invites_client: httpx.AsyncClient
+) -> None:
+    team = await team_org()
+    maker_id, _ = await sign_up(services)
+    await add_member(platform, org_id=team.org_id, user_id=maker_id, role="manager")
+    await wait_role_in_invites(platform, team.org_id, maker_id, "manager")
+    maker = bearer(await bearer_token(services, maker_id))
+    newcomer = new_user_id()
+    address = f"{newcomer}@example.com"
+    invited = await invites_client.post(
+        f"/v1/orgs/{team.org_id}/invitations", json={"email": address, "role": "tech"}, headers=maker
+    )
+    assert invited.status_code == 201, invited.text
+    async with httpx.AsyncClient(base_url=services["workspace"].url, timeout=10) as workspace:
+        removed = await workspace.delete(
+            f"/v1/orgs/{team.org_id}/members/{maker_id}", headers=team.admin_headers
+        )
+    assert removed.status_code == 204, removed.text
+    await eventually(
+        lambda: role_in_invites(platform, team.org_id, maker_id),
+        until=lambda role: role is None,
+        what="invites forgets the removed manager",
+    )
+
+    payload = clerk_user_created(user_id=newcomer, email=address, first_name="Ira")
+    body, headers = signed_delivery(payload, secret=TEST_AUTH_SECRET)
+    assert (await post_auth_webhook(services, body, headers)).status_code == 200
+
+    claims = await complete_claims(services, newcomer)
+    assert claims["is_personal_org"] is True
+    verdict = await fetch(
+        service_db(platform, "workspace"),
+        "SELECT outcome, reason FROM invited_signups WHERE user_id = $1",
+        newcomer,
+    )
+    assert [(row["outcome"], row["reason"]) for row in verdict] == [("failed", "invitation_revoked")]
+    assert await role_in_invites(platform, team.org_id, newcomer) is None
