@@ -4,12 +4,17 @@ least-recently-used eviction, and a 429 that says when to come back."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+import uvicorn
 from fastapi import Depends, FastAPI, Request
 
+from shared import entrypoint
 from shared.errors import install_error_handlers
 from shared.http.ratelimit import RateLimited, RateLimiter, TrustedProxies, client_key, request_client_key
+from shared.settings import ServiceSettings
 
 NO_PROXIES = TrustedProxies()
 PROXIES = TrustedProxies.parse("10.0.0.0/8, 2001:db8:ffff::/48")
@@ -116,3 +121,23 @@ async def test_over_http_a_429_with_retry_after_per_forwarded_client() -> None:
     assert refused.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert other.status_code == 200
+
+
+def test_the_server_does_not_rewrite_the_client_from_forwarded_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn's default believes X-Forwarded-For from 127.0.0.1; the limiter must be the one judge.
+    started: list[Any] = []
+
+    class Server:
+        started = True
+
+        def __init__(self, config: Any) -> None:
+            started.append(config)
+
+        def run(self, sockets: Any) -> None:
+            pass
+
+    monkeypatch.setattr(uvicorn, "Server", Server)
+    monkeypatch.setattr(entrypoint, "listening_sockets", lambda host, port: [])
+    entrypoint.serve("any:factory", ServiceSettings())
+    [config] = started
+    assert config.proxy_headers is False
