@@ -31,6 +31,10 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
         # The C event loop and HTTP parser: measured cheaper per request than asyncio and h11.
         loop="uvloop",
         http="httptools",
+        # The TCP peer stays the request's client: X-Forwarded-For is read by the rate limiter
+        # only, and only from PLATFORM_TRUSTED_PROXIES (uvicorn's default believes it from
+        # 127.0.0.1, so any local client could pick its own address).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

@@ -25,10 +25,17 @@ class DomainError(Exception):
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+    # Response headers this error may carry (name → description; integer values), for the OpenAPI.
+    documented_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers of this error's response (e.g. `Retry-After` of a 429)."""
+        return {}
 
 
 class NotFound(DomainError):
@@ -126,13 +133,23 @@ def error_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any
     """The OpenAPI `responses` of a route that can raise `errors`: grouped by status, each
     listing its codes, plus the 422 and 503 any route can answer."""
     by_status: dict[int, list[str]] = {}
+    headers: dict[int, dict[str, Any]] = {}
     always: tuple[type[DomainError], ...] = (_ValidationFailed, ServiceUnavailable)
     for error in (*errors, *always):
         codes = by_status.setdefault(error.status, [])
         if error.code not in codes:
             codes.append(error.code)
+        for name, description in error.documented_headers.items():
+            headers.setdefault(error.status, {})[name] = {
+                "description": description,
+                "schema": {"type": "integer"},
+            }
     return {
-        status: {"model": ErrorBody, "description": "error codes: " + ", ".join(f"`{c}`" for c in codes)}
+        status: {
+            "model": ErrorBody,
+            "description": "error codes: " + ", ".join(f"`{c}`" for c in codes),
+            **({"headers": headers[status]} if status in headers else {}),
+        }
         for status, codes in sorted(by_status.items())
     }
 
@@ -146,7 +163,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(error.code, error.message), status_code=error.status)
+        return JSONResponse(
+            error_body(error.code, error.message), status_code=error.status, headers=error.headers or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from billing.catalog import load_catalog
-from billing.deps import CurrentPrincipal, DbSession, PlainPool, PrincipalOrService, ServiceKey, Stripe
+from billing.deps import (
+    CurrentPrincipal,
+    DbSession,
+    PlainPool,
+    PrincipalOrService,
+    ServiceKey,
+    Stripe,
+    StripeSessionsLimiter,
+)
 from billing.errors import (
     AlreadyOnPlan,
     Forbidden,
@@ -47,6 +55,7 @@ from billing.service.subscriptions import get_subscription
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS
 from shared.errors import DomainError, InvalidServiceKey, error_responses
 from shared.http.openapi import raw_json_body
+from shared.http.ratelimit import RateLimited
 from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected, declare_webhook_outcomes
 
 router = APIRouter(prefix="/v1")
@@ -166,15 +175,28 @@ async def release(
         PlanNotPurchasable,
         PaymentProviderUnavailable,
         PaymentProviderError,
+        RateLimited,
     ),
     tags=["stripe"],
 )
 async def checkout(
-    org_id: str, body: CheckoutRequest, session: DbSession, principal: CurrentPrincipal, stripe: Stripe
+    org_id: str,
+    body: CheckoutRequest,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    stripe: Stripe,
+    limiter: StripeSessionsLimiter,
 ) -> CheckoutRead:
-    """A Stripe Checkout URL for a plan of the org's kind (team orgs: admins only)."""
+    """A Stripe Checkout URL for a plan of the org's kind (team orgs: admins only). Checkout and
+    portal sessions are limited per org (429 `rate_limited` with `Retry-After`)."""
     return await start_checkout(
-        session, stripe, org_id=org_id, plan_code=body.plan, interval=body.interval, principal=principal
+        session,
+        stripe,
+        org_id=org_id,
+        plan_code=body.plan,
+        interval=body.interval,
+        principal=principal,
+        before_stripe=lambda: limiter.hit(org_id),
     )
 
 
@@ -182,13 +204,23 @@ async def checkout(
     "/orgs/{org_id}/portal",
     response_model=PortalRead,
     responses=error_responses(
-        *BEARER_ERRORS, OrgNotFound, Forbidden, PaymentProviderUnavailable, PaymentProviderError
+        *BEARER_ERRORS, OrgNotFound, Forbidden, PaymentProviderUnavailable, PaymentProviderError, RateLimited
     ),
     tags=["stripe"],
 )
-async def portal(org_id: str, session: DbSession, principal: CurrentPrincipal, stripe: Stripe) -> PortalRead:
-    """A Stripe customer-portal URL for the org (team orgs: admins only)."""
-    return PortalRead(url=await open_portal(session, stripe, org_id=org_id, principal=principal))
+async def portal(
+    org_id: str,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    stripe: Stripe,
+    limiter: StripeSessionsLimiter,
+) -> PortalRead:
+    """A Stripe customer-portal URL for the org (team orgs: admins only); limited per org with
+    checkout (429 `rate_limited` with `Retry-After`)."""
+    url = await open_portal(
+        session, stripe, org_id=org_id, principal=principal, before_stripe=lambda: limiter.hit(org_id)
+    )
+    return PortalRead(url=url)
 
 
 @router.post(

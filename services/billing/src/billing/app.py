@@ -21,6 +21,7 @@ from billing.service.timeline import timeline_findings
 from billing.settings import BillingSettings
 from billing.stripe_gateway import StripeGateway
 from shared.db.tables import utcnow
+from shared.http.ratelimit import RateLimiter
 from shared.metrics import UPGRADES, declare_series
 from shared.runtime import ServiceRuntime
 
@@ -39,6 +40,9 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     # Each plan's upgrade series at 0 from the start, so the first upgrade shows on a graph.
     declare_series(UPGRADES, *[(code,) for code in load_catalog().plans])
     app.state.stripe = stripe
+    app.state.stripe_sessions_limiter = RateLimiter(
+        settings.stripe_sessions_per_org_per_minute, what="checkout and portal sessions of this org"
+    )
     _run_beside(app, LapseJob(runtime=runtime, settings=settings))
     return app
 

@@ -33,6 +33,9 @@ class BillingSettings(ServiceSettings):
     checkout_success_url: str = "http://localhost:3000/billing?checkout=success"
     checkout_cancel_url: str = "http://localhost:3000/billing?checkout=cancelled"
     portal_return_url: str = "http://localhost:3000/billing"
+    # Stripe checkout and portal sessions an org may open per minute (together); past it 429
+    # `rate_limited` with Retry-After. Per process (N replicas: at most N times as many).
+    stripe_sessions_per_org_per_minute: int = 10
     # A past-due subscription keeps its paid limits this long, then the kind's free limits apply.
     past_due_grace_days: float = 7
     # How often the lapse job looks for ended grace periods, trials and cancelled periods.

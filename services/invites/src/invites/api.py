@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from invites import errors
-from invites.deps import DbSession, settings_of
+from invites.deps import DbSession, InvitesThrottles, client_key_of, settings_of
 from invites.schemas import Joined, LinkCreate, LinkList, LinkRead
-from invites.service.access import require_manager
+from invites.service.access import require_manager, require_may_grant
 from invites.service.links import Link, create_link, list_links, revoke_link
 from invites.service.redemption import redeem_link
 from invites.settings import InvitesSettings
@@ -41,14 +41,16 @@ def link_read(link: Link, settings: InvitesSettings) -> LinkRead:
     "/orgs/{org_id}/invitation-links",
     status_code=201,
     response_model=LinkRead,
-    responses=error_responses(*_MANAGE_ERRORS, errors.SeatLimitReached),
+    responses=error_responses(*_MANAGE_ERRORS, errors.RoleNotAllowed, errors.SeatLimitReached),
     tags=["invitation links"],
 )
 async def create_invitation_link(
     org_id: uuid.UUID, body: LinkCreate, principal: CurrentPrincipal, session: DbSession, settings: Settings
 ) -> LinkRead:
-    """A shareable link that lets up to `max_uses` people join the org with `role`."""
-    await require_manager(session, org_id=org_id, user_id=principal.user_id)
+    """A shareable link that lets up to `max_uses` people join the org with `role` (an admin may
+    grant any role, a manager `hr`, `trainee`, `tech` or `client`: else 403 `role_not_allowed`)."""
+    org = await require_manager(session, org_id=org_id, user_id=principal.user_id)
+    require_may_grant(org, body.role)
     link = await create_link(
         session,
         org_id=org_id,
@@ -105,10 +107,17 @@ async def revoke_invitation_link(
         errors.InvitationExhausted,
         errors.AlreadyMember,
         errors.SeatLimitReached,
+        errors.RateLimited,
     ),
     tags=["invitation links"],
 )
-async def redeem_invitation_link(slug: str, principal: CurrentPrincipal, session: DbSession) -> Joined:
-    """An existing user joins the link's org with its role (one use; nothing used when refused)."""
-    joined = await redeem_link(session, slug=slug, user_id=principal.user_id)
+async def redeem_invitation_link(
+    slug: str, request: Request, principal: CurrentPrincipal, session: DbSession, throttles: InvitesThrottles
+) -> Joined:
+    """An existing user joins the link's org with its role (one use; nothing used when refused).
+    Refused as `invitation_revoked` when whoever made the link can no longer grant its role.
+    Unknown slugs or codes are limited per client and per user (429 `rate_limited`): a legacy
+    code cannot be guessed here."""
+    with throttles.guesses(client=client_key_of(request), user_id=principal.user_id):
+        joined = await redeem_link(session, slug=slug, user_id=principal.user_id)
     return Joined(org_id=joined.org_id, role=joined.role)

@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from invites import api, invitations_api, public
 from invites.handlers import SUBSCRIPTIONS
-from invites.ratelimit import RateLimiter
 from invites.service.timeline import timeline_findings
 from invites.settings import InvitesSettings
+from invites.throttles import Throttles
 from shared.runtime import ServiceRuntime
 
 
@@ -26,5 +26,5 @@ def create_app(settings: InvitesSettings | None = None) -> FastAPI:
         routers=[api.router, invitations_api.router, public.router],
         timeline_hook=timeline_findings,
     )
-    app.state.public_rate_limiter = RateLimiter(per_minute=settings.public_rate_limit_per_minute)
+    app.state.throttles = Throttles.from_settings(settings)
     return app

@@ -1,8 +1,9 @@
 """invites's domain errors (mapped to HTTP once, by shared.errors)."""
 
-from typing import ClassVar
-
 from shared.errors import DomainError, NotFound
+
+# The platform's one 429 (with Retry-After), re-exported for invites's routes.
+from shared.http.ratelimit import RateLimited as RateLimited
 
 
 class OrgNotFound(NotFound):
@@ -14,6 +15,13 @@ class OrgNotFound(NotFound):
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
+
+
+class RoleNotAllowed(DomainError):
+    """A manager asked for a link or an invitation with a role only an admin may grant."""
+
+    status = 403
+    code = "role_not_allowed"
 
 
 class PersonalOrg(DomainError):
@@ -67,9 +75,3 @@ class AlreadyInvited(DomainError):
 class EmailMismatch(RedemptionRefused):
     status = 403
     code = "email_mismatch"
-
-
-class RateLimited(DomainError):
-    status = 429
-    code = "rate_limited"
-    retry_after: ClassVar[int] = 60

@@ -9,10 +9,10 @@ from fastapi import APIRouter, BackgroundTasks, Response
 
 from invites import errors
 from invites.api import Settings
-from invites.deps import DbSession
+from invites.deps import DbSession, InvitesThrottles
 from invites.mailer import InvitationEmail, send_invitation
 from invites.schemas import InvitationCreate, InvitationList, InvitationRead, Joined
-from invites.service.access import ManagedOrg, require_manager
+from invites.service.access import ManagedOrg, require_manager, require_may_grant
 from invites.service.email_invitations import (
     EmailInvitation,
     IssuedInvitation,
@@ -54,7 +54,12 @@ def _mail(
     status_code=201,
     response_model=InvitationRead,
     responses=error_responses(
-        *_MANAGE_ERRORS, errors.AlreadyInvited, errors.AlreadyMember, errors.SeatLimitReached
+        *_MANAGE_ERRORS,
+        errors.RoleNotAllowed,
+        errors.AlreadyInvited,
+        errors.AlreadyMember,
+        errors.SeatLimitReached,
+        errors.RateLimited,
     ),
     tags=["email invitations"],
 )
@@ -64,13 +69,19 @@ async def create_invitation(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: Settings,
+    throttles: InvitesThrottles,
     tasks: BackgroundTasks,
 ) -> InvitationRead:
-    """Invite an address with a role; an email with the accept URL (`?token=`) goes out."""
+    """Invite an address with a role; an email with the accept URL (`?token=`) goes out. The
+    address is one bare addr-spec (a display-name form is 422); the role one the caller may grant
+    (403 `role_not_allowed`); emails are limited per org and per address (429 `rate_limited`)."""
     org = await require_manager(session, org_id=org_id, user_id=principal.user_id)
+    require_may_grant(org, body.role)
     issued = await invite_by_email(
         session, org_id=org_id, email=body.email, role=body.role, invited_by=principal.user_id
     )
+    # After the checks, so a refused invitation spends nothing; a 429 rolls the invitation back.
+    throttles.take_mail(org_id=org_id, address=issued.invitation.email)
     _mail(tasks, settings, org, issued)
     return invitation_read(issued.invitation)
 
@@ -115,6 +126,7 @@ async def revoke_email_invitation(
         errors.InvitationUsed,
         errors.InvitationRevoked,
         errors.SeatLimitReached,
+        errors.RateLimited,
     ),
     tags=["email invitations"],
 )
@@ -124,11 +136,14 @@ async def resend_email_invitation(
     principal: CurrentPrincipal,
     session: DbSession,
     settings: Settings,
+    throttles: InvitesThrottles,
     tasks: BackgroundTasks,
 ) -> InvitationRead:
-    """Send the invitation again with a new link (the old one stops working) and a new expiry."""
+    """Send the invitation again with a new link (the old one stops working) and a new expiry;
+    limited per org and per address like a new invitation (429 `rate_limited`)."""
     org = await require_manager(session, org_id=org_id, user_id=principal.user_id)
     issued = await resend_invitation(session, org_id=org_id, invitation_id=invitation_id)
+    throttles.take_mail(org_id=org_id, address=issued.invitation.email)
     _mail(tasks, settings, org, issued)
     return invitation_read(issued.invitation)
 

@@ -5,7 +5,8 @@
 
 Input columns: code, org_id, role, max_uses, current_uses, expires_at (the old `invite_codes`
 table). Each usable code becomes one link (a new random slug; the code is kept on it, so
-`GET /invite/{code}` redirects like the link until the cut-over, midnight UTC of that date). A
+`GET /invite/{code}` redirects like the link until the cut-over, midnight UTC of that date; without
+`--cutover`, 90 days after the migration, printed in the report). A
 code already migrated is not migrated again and is reported as migrated with the same link, so a
 second run prints the same report. Expired or used-up codes are skipped; rows that cannot be read
 (bad org id, role, numbers, date) fail. Exit status 1 when any row failed.
@@ -27,15 +28,15 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
-from invites.service.links import insert_link
+from invites.service.access import LEGACY_CREATOR, ROLES
+from invites.service.links import DEFAULT_LEGACY_CUTOVER, insert_link
 from invites.settings import InvitesSettings
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role, set_tenant
 from shared.settings import as_libpq_url
 
-ROLES = frozenset({"admin", "manager", "hr", "trainee", "tech", "client"})
-MIGRATED_BY = "legacy-invite-codes"
+MIGRATED_BY = LEGACY_CREATOR
 # A code without an expiry becomes a link that lives as long as the longest new link (the cut-over
 # ends only the code's own redirect, not the link).
 NO_EXPIRY_LIFETIME = timedelta(days=30)
@@ -61,6 +62,8 @@ class Report:
     migrated: dict[str, str] = field(default_factory=dict)  # code -> slug
     skipped: dict[str, str] = field(default_factory=dict)  # code -> why
     failed: dict[str, str] = field(default_factory=dict)  # code -> why
+    cutover: date | None = None
+    cutover_is_default: bool = False
 
     def lines(self, public_url: str) -> list[str]:
         base = public_url.rstrip("/")
@@ -69,6 +72,12 @@ class Report:
             f"skipped: {len(self.skipped)}",
             f"failed: {len(self.failed)}",
         ]
+        if self.cutover is not None:
+            why = " (the default: 90 days from today; --cutover to choose)" if self.cutover_is_default else ""
+            out.append(
+                f"cut-over: {self.cutover.isoformat()}{why}; codes migrated now stop working at "
+                "midnight UTC of that day, their links keep working until they expire"
+            )
         out += [f"migrated {code} -> {base}/invite/{slug}" for code, slug in sorted(self.migrated.items())]
         out += [f"skipped {code}: {why}" for code, why in sorted(self.skipped.items())]
         out += [f"failed {code}: {why}" for code, why in sorted(self.failed.items())]
@@ -150,11 +159,18 @@ async def _existing_slug(database: Database, code: str) -> str | None:
         return slug
 
 
+def default_cutover(today: date) -> date:
+    """The cut-over of a migration run without `--cutover`: 90 days after it."""
+    return today + DEFAULT_LEGACY_CUTOVER
+
+
 async def migrate(database: Database, rows: Iterable[dict[str, Any]], *, cutover: date | None) -> Report:
-    """Migrate every row (one transaction each); idempotent."""
-    report = Report()
+    """Migrate every row (one transaction each); idempotent. Without a cut-over, the default one
+    (codes already migrated keep the cut-over they were given)."""
     now = datetime.now(UTC)
-    until = datetime.combine(cutover, time(0), tzinfo=UTC) if cutover else None
+    chosen = cutover or default_cutover(now.date())
+    report = Report(cutover=chosen, cutover_is_default=cutover is None)
+    until = datetime.combine(chosen, time(0), tzinfo=UTC)
     for number, row in enumerate(rows, start=1):
         label = str(row.get("code") or f"row {number}").strip() or f"row {number}"
         try:
@@ -197,7 +213,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--csv", type=Path, help="a CSV file with the invite_codes columns")
     source.add_argument("--database-url", help="a PostgreSQL URL whose invite_codes table is read")
     parser.add_argument(
-        "--cutover", type=date.fromisoformat, help="legacy codes redirect until this date (UTC)"
+        "--cutover",
+        type=date.fromisoformat,
+        help="legacy codes work until this date (UTC); default: 90 days after this run",
     )
     return parser.parse_args(argv)
 

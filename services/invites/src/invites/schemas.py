@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.http.email import StrictEmail
+
 Role = Literal["admin", "manager", "hr", "trainee", "tech", "client"]
 
 
@@ -52,12 +54,9 @@ class Joined(BaseModel):
 class InvitationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # One @, something on each side, a dot in the domain: enough to refuse typos, not to prove
-    # the address exists (the email itself does that). No control character: the address goes
-    # into the email's `To` header.
-    email: str = Field(
-        max_length=320, pattern=r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\s*$"
-    )
+    # One bare addr-spec: a display-name form (`x<victim@corp.com>`) or a list is refused (422), so
+    # the address an invitation is bound to is the address its email goes to.
+    email: StrictEmail
     role: Role
 
 

@@ -20,7 +20,15 @@ class InvitesSettings(ServiceSettings):
     # Where an email invitation's accept URL points (`?token=<token>` is added).
     accept_url: str = "http://127.0.0.1:3000/accept-invitation"
     mail_from: str = "invitations@backbone.local"
-    # Public GETs (`/v1/invitation-links/{slug}`, `/invite/{slug}`) per client address and minute.
+    # Per client (an IPv4 address or an IPv6 /64; PLATFORM_TRUSTED_PROXIES says whose
+    # X-Forwarded-For is believed) and minute, on the routes that take a slug or a legacy code:
+    # every request of the public GETs (`/v1/invitation-links/{slug}`, `/invite/{slug}`), and the
+    # unknown slugs or codes of `POST …/{slug}/redeem` (one budget).
     public_rate_limit_per_minute: int = 60
-    # Legacy invite codes redirect until this date (UTC, exclusive); None = no cut-over set.
-    legacy_cutover: str | None = None
+    # Unknown slugs or codes a signed-in user may try to redeem per minute (beside the above).
+    redeem_misses_per_user_per_minute: int = 20
+    # Clients (or users) whose windows are kept; past it the least recently seen is forgotten.
+    rate_limit_max_clients: int = 100_000
+    # Invitation emails (new, resent, re-invited) per org and per address (all orgs), per hour.
+    mail_per_org_per_hour: int = 100
+    mail_per_address_per_hour: int = 5

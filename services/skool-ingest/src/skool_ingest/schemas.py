@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.http.email import StrictEmail
+
 SUBSCRIBED = "member.subscribed"
 CANCELLED = "member.cancelled"
 KNOWN_EVENTS = (SUBSCRIBED, CANCELLED)
@@ -31,8 +33,8 @@ class SkoolDelivery(BaseModel):
 
     event: Literal["member.subscribed", "member.cancelled"]
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
-    # No control character: the address goes into the welcome email's `To` header.
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+    # One bare addr-spec (a display-name form is 422): it goes into the welcome email's `To` header.
+    email: StrictEmail
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     skool_member_id: str | None = Field(default=None, max_length=200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,9 +30,11 @@ async def start_checkout(
     plan_code: str,
     interval: str,
     principal: Principal | None,
+    before_stripe: Callable[[], None] = lambda: None,
 ) -> CheckoutRead:
     """A Stripe Checkout session for the plan: personal orgs buy individual plans, team orgs team
-    plans (their admins only); free, business and enterprise are not sold here."""
+    plans (their admins only); free, business and enterprise are not sold here. `before_stripe`
+    runs once the request is allowed, before Stripe is called (the per-org throttle)."""
     subscription = await read_subscription(session, org_id=org_id)
     role = await require_member(session, org_id=org_id, principal=principal)
     require_admin_of_team(role=role, is_personal=subscription.is_personal)
@@ -49,6 +52,7 @@ async def start_checkout(
         and subscription.status in CURRENT
     ):
         raise AlreadyOnPlan(f"the org is already on {plan.code}")
+    before_stripe()
     customer_id = await ensure_customer(session, stripe, subscription=subscription)
     # Team plans are priced per seat: the checkout starts with the seats in use (at least one).
     seats = max(await count_members(session, org_id=org_id), 1) if plan.per_seat else 1
@@ -64,12 +68,18 @@ async def start_checkout(
 
 
 async def open_portal(
-    session: AsyncSession, stripe: StripeGateway, *, org_id: str, principal: Principal | None
+    session: AsyncSession,
+    stripe: StripeGateway,
+    *,
+    org_id: str,
+    principal: Principal | None,
+    before_stripe: Callable[[], None] = lambda: None,
 ) -> str:
     """A Stripe customer-portal URL for the org (invoices, payment method, cancellation)."""
     subscription = await read_subscription(session, org_id=org_id)
     role = await require_member(session, org_id=org_id, principal=principal)
     require_admin_of_team(role=role, is_personal=subscription.is_personal)
+    before_stripe()
     customer_id = await ensure_customer(session, stripe, subscription=subscription)
     return await stripe.create_portal_session(
         customer_id=customer_id, idempotency_key=f"portal-{uuid.uuid4()}"

@@ -25,6 +25,7 @@ from invites.errors import (
     InvitationUsed,
     SeatLimitReached,
 )
+from invites.service.access import creator_may_still_grant
 from invites.service.links import SOURCE
 from invites.service.projections import normalize_email
 from invites.service.redemption import Joined, add_member, is_member
@@ -284,6 +285,10 @@ async def _accept(
     _refuse_closed(current)
     if current.shown_status == "expired":
         raise InvitationExpired("this invitation has expired")
+    if not await creator_may_still_grant(
+        session, org_id=current.org_id, created_by=current.created_by, role=current.role
+    ):
+        raise InvitationRevoked("whoever sent this invitation can no longer grant its role")
     if email is None or normalize_email(email) != current.email:
         raise EmailMismatch("this invitation was sent to another email address")
     if await is_member(session, org_id=current.org_id, user_id=user_id):

@@ -16,6 +16,7 @@ from invites.errors import (
     InvitationNotFound,
     InvitationRevoked,
 )
+from invites.service.access import creator_may_still_grant
 from invites.service.seats import require_free_seat
 from shared.db.tenancy import set_tenant
 from shared.events.schemas.invites import InvitationCreated
@@ -23,6 +24,9 @@ from shared.events.schemas.invites import InvitationRevoked as InvitationRevoked
 from shared.outbox import record_event
 
 SOURCE = "invites"
+# A migrated legacy code names its link until its cut-over: the one given to the migration, else
+# this long after the migration (also for codes migrated before there was a default).
+DEFAULT_LEGACY_CUTOVER = timedelta(days=90)
 # 32 bytes of the OS CSPRNG, URL-safe base64 (43 characters): 256 bits, far past the 128 asked.
 SLUG_BYTES = 32
 
@@ -39,7 +43,7 @@ _FIND_ORG = text("SELECT org_id FROM invitation_directory WHERE key = :key")
 # A legacy code names its link only until its cut-over.
 _BY_SLUG = text(
     f"SELECT {_COLUMNS} FROM invitation_links WHERE slug = :slug "
-    "OR (legacy_code = :slug AND (legacy_until IS NULL OR legacy_until > now()))"
+    "OR (legacy_code = :slug AND COALESCE(legacy_until, created_at + :default_cutover) > now())"
 )
 _USABLE = "revoked_at IS NULL AND expires_at > now() AND current_uses < max_uses"
 
@@ -185,18 +189,28 @@ async def find_link(session: AsyncSession, *, slug: str) -> Link:
     if org_id is None:
         raise InvitationNotFound("no such invitation link")
     await set_tenant(session, org_id)
-    row = (await session.execute(_BY_SLUG, {"slug": slug})).first()
+    row = (await session.execute(_BY_SLUG, {"slug": slug, "default_cutover": DEFAULT_LEGACY_CUTOVER})).first()
     if row is None:
         raise InvitationNotFound("no such invitation link")
     return Link(**row._mapping)
 
 
-async def usable_link(session: AsyncSession, *, slug: str) -> tuple[Link, str]:
-    """The link if it can be used now, with its org's name; else its 404/410 error."""
-    link = await find_link(session, slug=slug)
+async def require_usable(session: AsyncSession, link: Link) -> None:
+    """Raise why the link cannot be used now: revoked, expired, used up (its own state), or made by
+    someone who may no longer grant its role (refused as revoked)."""
     refusal = link.refusal(datetime.now(UTC))
     if refusal is not None:
         raise refusal
+    if not await creator_may_still_grant(
+        session, org_id=link.org_id, created_by=link.created_by, role=link.role
+    ):
+        raise InvitationRevoked("whoever made this link can no longer grant its role")
+
+
+async def usable_link(session: AsyncSession, *, slug: str) -> tuple[Link, str]:
+    """The link if it can be used now, with its org's name; else its 404/410 error."""
+    link = await find_link(session, slug=slug)
+    await require_usable(session, link)
     name = (
         await session.execute(text("SELECT name FROM org_views WHERE org_id = :o"), {"o": link.org_id})
     ).scalar_one_or_none()

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invites.errors import AlreadyMember, InvitationExhausted
-from invites.service.links import SOURCE, find_link
+from invites.service.links import SOURCE, find_link, require_usable
 from invites.service.seats import require_free_seat
 from shared.events.schemas.invites import InvitationAccepted
 from shared.outbox import record_event
@@ -75,14 +75,13 @@ async def redeem_link(session: AsyncSession, *, slug: str, user_id: str, at_sign
     """Use one of the link's uses for `user_id`, who joins its org with the link's role.
 
     Refusals (each raises before anything is written, so no use is counted): unknown slug,
-    revoked, expired, used up, already a member, every seat held. The seat row of the org is
-    locked first, so concurrent redemptions of the org are applied one at a time, and the use is
-    taken by one guarded UPDATE in the same transaction.
+    revoked (or made by someone who may no longer grant its role), expired, used up, already a
+    member, every seat held. The seat row of the org is locked first, so concurrent redemptions of
+    the org are applied one at a time, and the use is taken by one guarded UPDATE in the same
+    transaction.
     """
     link = await find_link(session, slug=slug)
-    refusal = link.refusal(datetime.now(UTC))
-    if refusal is not None:
-        raise refusal
+    await require_usable(session, link)
     if await is_member(session, org_id=link.org_id, user_id=user_id):
         raise AlreadyMember("you are already a member of this workspace")
     await require_free_seat(session, org_id=link.org_id)
