@@ -112,7 +112,8 @@ _STANDING = text(
 # reservation and no other, once (the release's own row, under meter `scenarios.release`).
 _CLAIM_RELEASE = text(
     "INSERT INTO meter_uses (org_id, meter, idempotency_key, quantity, period) "
-    "SELECT :org_id, :meter, :key, 1, :period WHERE EXISTS ("
+    "SELECT CAST(:org_id AS varchar), CAST(:meter AS varchar), CAST(:key AS varchar), 1,"
+    " CAST(:period AS date) WHERE EXISTS ("
     "  SELECT 1 FROM meter_uses r WHERE r.org_id = :org_id AND r.meter = :reserved"
     "  AND r.idempotency_key = :key AND r.accepted"
     ") ON CONFLICT DO NOTHING RETURNING 1"
