@@ -275,8 +275,9 @@ async def test_a_downgrade_below_usage_keeps_the_data_and_blocks_only_new_use(
     org_id = claims["org_id"]
     billing_db = service_db(platform, "billing")
     await fetch(billing_db, "UPDATE subscriptions SET plan = 'individual_pro' WHERE org_id = $1", org_id)
+    await set_sessions_used(platform, org_id, used=30, month=this_month())
     async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
-        assert (await consume(client, org_id, quantity=40)).json()["used"] == 40
+        assert (await consume(client, org_id, quantity=10)).json()["used"] == 40
         # The org goes back to individual_free (10 a month), below what it used this month.
         await fetch(billing_db, "UPDATE subscriptions SET plan = 'individual_free' WHERE org_id = $1", org_id)
         refused = await consume(client, org_id)
