@@ -146,7 +146,7 @@ API_MD: dict[str, dict[tuple[str, str], Answers]] = {
             {200: set()}, BEARER_OR_SERVICE_KEY, ORG, QUOTA
         ),
         ("POST", "/v1/orgs/{org_id}/meters/scenarios/release"): _answers(
-            {200: set()}, BEARER_OR_SERVICE_KEY, ORG
+            {200: set(), 404: {"reservation_not_found"}}, BEARER_OR_SERVICE_KEY, ORG
         ),
     },
     "invites": {

@@ -83,7 +83,7 @@ async def test_the_org_api_reads_the_org_it_names(services: Fleet) -> None:
     assert found.status_code == 200 and found.json()["id"] == org_id
     assert found.json()["is_personal"] is True
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "org_not_found"
-    assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "validation_error"
+    assert malformed.status_code == 404 and malformed.json()["error"]["code"] == "org_not_found"
 
 
 async def test_a_batch_naming_two_orgs_sees_and_writes_those_two_only(

@@ -28,6 +28,7 @@ from billing.errors import (
     PlanKindMismatch,
     PlanNotPurchasable,
     QuotaExceeded,
+    ReservationNotFound,
     SubscriptionNotFound,
     UnknownPlan,
 )
@@ -54,6 +55,7 @@ from billing.service.stripe_events import receive_stripe_event
 from billing.service.subscriptions import get_subscription
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS
 from shared.errors import DomainError, InvalidServiceKey, error_responses
+from shared.http.ids import OrgIdText
 from shared.http.openapi import raw_json_body
 from shared.http.ratelimit import RateLimited
 from shared.metrics import count_on_commit, count_webhook, count_webhook_rejected, declare_webhook_outcomes
@@ -86,10 +88,10 @@ async def list_plans() -> PlansRead:
     "/orgs/{org_id}/subscription",
     response_model=SubscriptionRead,
     dependencies=[ServiceKey],
-    responses=error_responses(InvalidServiceKey, SubscriptionNotFound),
+    responses=error_responses(InvalidServiceKey, OrgNotFound, SubscriptionNotFound),
     tags=["subscriptions"],
 )
-async def read_subscription(org_id: str, session: DbSession) -> SubscriptionRead:
+async def read_subscription(org_id: OrgIdText, session: DbSession) -> SubscriptionRead:
     """The org's plan, limits and features (trusted backends only: X-Service-Key)."""
     return await get_subscription(session, org_id=org_id)
 
@@ -100,7 +102,9 @@ async def read_subscription(org_id: str, session: DbSession) -> SubscriptionRead
     responses=error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound),
     tags=["quotas"],
 )
-async def read_entitlements(org_id: str, session: DbSession, principal: PrincipalOrService) -> Entitlements:
+async def read_entitlements(
+    org_id: OrgIdText, session: DbSession, principal: PrincipalOrService
+) -> Entitlements:
     """Plan, status, features, limits and current usage of the org (members, or a trusted backend)."""
     await require_member(session, org_id=org_id, principal=principal)
     return await get_entitlements(session, org_id=org_id)
@@ -113,7 +117,7 @@ async def read_entitlements(org_id: str, session: DbSession, principal: Principa
     tags=["quotas"],
 )
 async def consume_session(
-    org_id: str, body: ConsumeRequest, pool: PlainPool, principal: PrincipalOrService
+    org_id: OrgIdText, body: ConsumeRequest, pool: PlainPool, principal: PrincipalOrService
 ) -> ConsumeRead | JSONResponse:
     """Count practice sessions against this calendar month's limit; the same key, the same answer."""
     answer = await consume_sessions(
@@ -137,7 +141,7 @@ async def consume_session(
     tags=["quotas"],
 )
 async def reserve(
-    org_id: str, body: ReserveRequest, session: DbSession, principal: PrincipalOrService
+    org_id: OrgIdText, body: ReserveRequest, session: DbSession, principal: PrincipalOrService
 ) -> GaugeRead | JSONResponse:
     """Hold one scenario against the plan's limit."""
     await require_member(session, org_id=org_id, principal=principal)
@@ -150,13 +154,13 @@ async def reserve(
 @router.post(
     "/orgs/{org_id}/meters/scenarios/release",
     response_model=GaugeRead,
-    responses=error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound),
+    responses=error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound, ReservationNotFound),
     tags=["quotas"],
 )
 async def release(
-    org_id: str, body: ReserveRequest, session: DbSession, principal: PrincipalOrService
+    org_id: OrgIdText, body: ReserveRequest, session: DbSession, principal: PrincipalOrService
 ) -> GaugeRead:
-    """Give one scenario back."""
+    """Give back the scenario reserved under the same key, once; no reservation → 404."""
     await require_member(session, org_id=org_id, principal=principal)
     answer = await release_scenario(session, org_id=org_id, idempotency_key=body.idempotency_key)
     return GaugeRead(used=answer.used, limit=answer.limit, remaining=answer.remaining)
@@ -180,7 +184,7 @@ async def release(
     tags=["stripe"],
 )
 async def checkout(
-    org_id: str,
+    org_id: OrgIdText,
     body: CheckoutRequest,
     session: DbSession,
     principal: CurrentPrincipal,
@@ -209,7 +213,7 @@ async def checkout(
     tags=["stripe"],
 )
 async def portal(
-    org_id: str,
+    org_id: OrgIdText,
     session: DbSession,
     principal: CurrentPrincipal,
     stripe: Stripe,

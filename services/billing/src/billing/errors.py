@@ -17,6 +17,12 @@ class OrgNotFound(NotFound):
     code = "org_not_found"
 
 
+class ReservationNotFound(NotFound):
+    """`/release` with a key that reserved nothing: there is nothing to give back."""
+
+    code = "reservation_not_found"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

@@ -1,4 +1,5 @@
-"""billing's consumers: one function per event type it reads on `workspace.orgs`.
+"""billing's consumers: one function per event type it reads on `workspace.orgs`, and users'
+addresses from `identity.users` (one conversion trial per person: `service.trials`).
 
 Skool entitlements arrive there too, as `org.entitlement_granted` / `org.entitlement_ended`:
 workspace decides which org a Skool membership pays for (docs/skool.md), so billing never reads
@@ -14,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.service.members import forget_member, record_member, record_members
 from billing.service.skool import apply_skool_cancelled, apply_skool_subscribed
 from billing.service.subscriptions import NewOrg, convert_to_team, start_subscriptions
+from billing.service.trials import forget_address, record_addresses
 from billing.stripe_gateway import StripeGateway
 from shared.events.envelope import Envelope
+from shared.events.schemas.identity import UserCreated, UserDeleted, UserUpdated
 from shared.events.schemas.workspace import (
     MembershipAdded,
     MembershipRemoved,
@@ -25,7 +28,7 @@ from shared.events.schemas.workspace import (
     OrgEntitlementEnded,
     OrgEntitlementGranted,
 )
-from shared.events.topics import WORKSPACE_ORGS
+from shared.events.topics import IDENTITY_USERS, WORKSPACE_ORGS
 from shared.messaging.consumer import Batched, EventHandler
 from shared.runtime import Subscription
 
@@ -46,7 +49,9 @@ async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> 
 def on_org_converted(stripe: StripeGateway) -> EventHandler:
     async def handle(session: AsyncSession, event: Envelope) -> None:
         data = event.payload(OrgConverted)
-        individual = await convert_to_team(session, org_id=data.org_id, requested_plan=data.plan)
+        individual = await convert_to_team(
+            session, org_id=data.org_id, requested_plan=data.plan, owner_user_id=data.owner_user_id
+        )
         if individual is not None:
             # In the same unit of work: if Stripe cannot be reached the conversion is retried
             # (the idempotency key makes a second cancel harmless).
@@ -71,6 +76,21 @@ async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> 
 async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
     data = event.payload(MembershipRemoved)
     await forget_member(session, org_id=data.org_id, user_id=data.user_id)
+
+
+async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """Every signup brings one: a run of addresses is recorded with one statement."""
+    created = [event.payload(UserCreated) for event in events]
+    await record_addresses(session, users=[(data.user_id, data.email) for data in created])
+
+
+async def on_user_updated(session: AsyncSession, event: Envelope) -> None:
+    data = event.payload(UserUpdated)
+    await record_addresses(session, users=[(data.user_id, data.email)])
+
+
+async def on_user_deleted(session: AsyncSession, event: Envelope) -> None:
+    await forget_address(session, user_id=event.payload(UserDeleted).user_id)
 
 
 SKOOL = "skool"
@@ -114,6 +134,14 @@ def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
                 MembershipRoleChanged.event_type: on_membership_role_changed,
                 MembershipRemoved.event_type: on_membership_removed,
                 **ENTITLEMENT_HANDLERS,
+            },
+        ),
+        Subscription(
+            topic=IDENTITY_USERS,
+            handlers={
+                UserCreated.event_type: Batched(on_users_created),
+                UserUpdated.event_type: on_user_updated,
+                UserDeleted.event_type: on_user_deleted,
             },
         ),
     )

@@ -10,6 +10,10 @@ from pydantic import BaseModel, Field
 from billing.catalog import Plan
 from shared.events.schemas.billing import PlanLimits
 
+# One call may count at most this many practice sessions (API.md: `quantity` 1 to 10), so one call
+# cannot burn a team's month.
+MAX_SESSIONS_PER_USE = 10
+
 
 class SubscriptionRead(BaseModel):
     org_id: str
@@ -83,7 +87,7 @@ class Entitlements(BaseModel):
 
 
 class ConsumeRequest(BaseModel):
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: int = Field(default=1, ge=1, le=MAX_SESSIONS_PER_USE)
     idempotency_key: str = Field(min_length=1, max_length=200)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,6 +15,7 @@ from invites.service.redemption import redeem_link
 from invites.settings import InvitesSettings
 from shared.auth import BEARER_ERRORS, CurrentPrincipal
 from shared.errors import error_responses
+from shared.http.ids import OrgId
 
 router = APIRouter(prefix="/v1")
 Settings = Annotated[InvitesSettings, Depends(settings_of)]
@@ -45,7 +45,7 @@ def link_read(link: Link, settings: InvitesSettings) -> LinkRead:
     tags=["invitation links"],
 )
 async def create_invitation_link(
-    org_id: uuid.UUID, body: LinkCreate, principal: CurrentPrincipal, session: DbSession, settings: Settings
+    org_id: OrgId, body: LinkCreate, principal: CurrentPrincipal, session: DbSession, settings: Settings
 ) -> LinkRead:
     """A shareable link that lets up to `max_uses` people join the org with `role` (an admin may
     grant any role, a manager `hr`, `trainee`, `tech` or `client`: else 403 `role_not_allowed`)."""
@@ -69,7 +69,7 @@ async def create_invitation_link(
     tags=["invitation links"],
 )
 async def list_invitation_links(
-    org_id: uuid.UUID,
+    org_id: OrgId,
     principal: CurrentPrincipal,
     session: DbSession,
     settings: Settings,
@@ -88,7 +88,7 @@ async def list_invitation_links(
     tags=["invitation links"],
 )
 async def revoke_invitation_link(
-    org_id: uuid.UUID, slug: str, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, slug: str, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
     """Revoke a link (kept, marked revoked; its uses so far stand)."""
     await require_manager(session, org_id=org_id, user_id=principal.user_id)

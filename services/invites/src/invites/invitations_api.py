@@ -25,6 +25,7 @@ from invites.service.email_invitations import (
 from invites.settings import InvitesSettings
 from shared.auth import BEARER_ERRORS, CurrentPrincipal
 from shared.errors import error_responses
+from shared.http.ids import OrgId
 
 router = APIRouter(prefix="/v1")
 _MANAGE_ERRORS = (*BEARER_ERRORS, errors.OrgNotFound, errors.PersonalOrg, errors.Forbidden)
@@ -64,7 +65,7 @@ def _mail(
     tags=["email invitations"],
 )
 async def create_invitation(
-    org_id: uuid.UUID,
+    org_id: OrgId,
     body: InvitationCreate,
     principal: CurrentPrincipal,
     session: DbSession,
@@ -93,7 +94,7 @@ async def create_invitation(
     tags=["email invitations"],
 )
 async def list_email_invitations(
-    org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, principal: CurrentPrincipal, session: DbSession
 ) -> InvitationList:
     """Every email invitation of the org (pending, expired, accepted, revoked)."""
     await require_manager(session, org_id=org_id, user_id=principal.user_id)
@@ -109,7 +110,7 @@ async def list_email_invitations(
     tags=["email invitations"],
 )
 async def revoke_email_invitation(
-    org_id: uuid.UUID, invitation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, invitation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
     """Revoke a pending invitation (its seat is free again)."""
     await require_manager(session, org_id=org_id, user_id=principal.user_id)
@@ -131,7 +132,7 @@ async def revoke_email_invitation(
     tags=["email invitations"],
 )
 async def resend_email_invitation(
-    org_id: uuid.UUID,
+    org_id: OrgId,
     invitation_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,

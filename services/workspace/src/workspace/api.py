@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS, CurrentPrincipal, PrincipalOrService
 from shared.errors import error_responses
+from shared.http.ids import OrgId
 from workspace.deps import DbSession
 from workspace.errors import (
     Forbidden,
@@ -75,7 +76,7 @@ async def create_org(body: OrgCreate, principal: CurrentPrincipal, session: DbSe
     responses=error_responses(*BEARER_OR_SERVICE_ERRORS, OrgNotFound),
     tags=["orgs"],
 )
-async def read_one_org(org_id: uuid.UUID, principal: PrincipalOrService, session: DbSession) -> OrgRead:
+async def read_one_org(org_id: OrgId, principal: PrincipalOrService, session: DbSession) -> OrgRead:
     """One org: its members (bearer token), or trusted backends (X-Service-Key)."""
     if principal is None:
         return await read_org(session, org=await get_org(session, org_id=org_id))
@@ -88,7 +89,7 @@ async def read_one_org(org_id: uuid.UUID, principal: PrincipalOrService, session
     responses=error_responses(*BEARER_ERRORS, OrgNotFound),
     tags=["members"],
 )
-async def read_members(org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> MemberList:
+async def read_members(org_id: OrgId, principal: CurrentPrincipal, session: DbSession) -> MemberList:
     """The org's members, oldest first; any member may list them."""
     members = await list_members(session, org_id=org_id, actor_id=principal.user_id)
     return MemberList(members=[_member_read(member) for member in members])
@@ -101,7 +102,7 @@ async def read_members(org_id: uuid.UUID, principal: CurrentPrincipal, session: 
     tags=["members"],
 )
 async def update_member_role(
-    org_id: uuid.UUID, user_id: str, body: RoleChange, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, user_id: str, body: RoleChange, principal: CurrentPrincipal, session: DbSession
 ) -> MemberRead:
     """Change a member's role (admins only); 409 `last_admin` if no admin would be left."""
     member = await change_role(
@@ -120,7 +121,7 @@ async def update_member_role(
     tags=["members"],
 )
 async def delete_member(
-    org_id: uuid.UUID, user_id: str, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, user_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> Response:
     """Remove a member (admins), or leave (a member removing themself); never the last admin."""
     await remove_member(session, org_id=org_id, actor_id=principal.user_id, user_id=user_id)
@@ -136,7 +137,7 @@ async def delete_member(
     tags=["orgs"],
 )
 async def convert_org(
-    org_id: uuid.UUID,
+    org_id: OrgId,
     body: OrgConvert,
     principal: CurrentPrincipal,
     session: DbSession,

@@ -7,10 +7,16 @@ for a consumer that applies many events in one statement (a comma-separated list
 tables nor bypasses RLS (the connecting user, often a superuser or the owner, only switches to
 it). So a query that forgets its `WHERE org_id = ...` still sees only the orgs the transaction
 named, and with none named it sees nothing.
+
+The setting is a comma-separated list, so its text must never come from input as it is: an org
+id with a comma in it would name several orgs. `set_tenant`/`set_tenants` take UUIDs (or their
+canonical text) only and refuse anything else with `InvalidTenant` (issue 15: a path org id
+`"<a>,<b>"` once widened a request's scope to two orgs).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -27,6 +33,21 @@ def app_role(service: str) -> str:
 
 
 _SET_TENANTS = text("SELECT set_config(:name, :orgs, true)")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class InvalidTenant(ValueError):
+    """An org id for the tenant setting that is not a UUID: refused, never written into it."""
+
+
+def tenant_text(org_id: uuid.UUID | str) -> str:
+    """The org id as the tenant setting holds it (a UUID's canonical text); `InvalidTenant` for
+    anything else — a comma, blanks, braces, upper case or any other text."""
+    if isinstance(org_id, uuid.UUID):
+        return str(org_id)
+    if isinstance(org_id, str) and _CANONICAL_UUID.fullmatch(org_id) is not None:
+        return org_id
+    raise InvalidTenant(f"not an org id: {org_id!r}")
 
 
 async def set_tenant(session: AsyncSession, org_id: uuid.UUID | str) -> None:
@@ -35,8 +56,10 @@ async def set_tenant(session: AsyncSession, org_id: uuid.UUID | str) -> None:
 
 
 async def set_tenants(session: AsyncSession, org_ids: Iterable[uuid.UUID | str]) -> None:
-    """Scope the rest of this transaction to these orgs: a batch that writes for many at once."""
-    await session.execute(_SET_TENANTS, {"name": TENANT_SETTING, "orgs": ",".join(map(str, org_ids))})
+    """Scope the rest of this transaction to these orgs: a batch that writes for many at once.
+    Each must be a UUID (`tenant_text`); one that is not refuses the whole call."""
+    orgs = ",".join(tenant_text(org_id) for org_id in org_ids)
+    await session.execute(_SET_TENANTS, {"name": TENANT_SETTING, "orgs": orgs})
 
 
 # --- migration helpers ----------------------------------------------------------------------

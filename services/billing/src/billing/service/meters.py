@@ -23,9 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import load_catalog
-from billing.errors import OrgNotFound
+from billing.errors import OrgNotFound, ReservationNotFound
 from shared.db.tables import utcnow
-from shared.db.tenancy import set_tenant
+from shared.db.tenancy import InvalidTenant, set_tenant, tenant_text
 from shared.metrics import QUOTA_REFUSALS, count_on_commit, declare_series
 
 SESSIONS = "sessions"
@@ -108,9 +108,15 @@ _STANDING = text(
     " AND u.period = :period) AS used "
     "FROM subscriptions s JOIN plan_limits p ON p.plan = s.plan WHERE s.org_id = :org_id"
 )
-_CLAIM = text(
+# A release claims its key only if the same key holds an accepted reservation: it gives back that
+# reservation and no other, once (the release's own row, under meter `scenarios.release`).
+_CLAIM_RELEASE = text(
     "INSERT INTO meter_uses (org_id, meter, idempotency_key, quantity, period) "
-    "VALUES (:org_id, :meter, :key, :quantity, :period) ON CONFLICT DO NOTHING RETURNING 1"
+    "SELECT CAST(:org_id AS varchar), CAST(:meter AS varchar), CAST(:key AS varchar), 1,"
+    " CAST(:period AS date) WHERE EXISTS ("
+    "  SELECT 1 FROM meter_uses r WHERE r.org_id = :org_id AND r.meter = :reserved"
+    "  AND r.idempotency_key = :key AND r.accepted"
+    ") ON CONFLICT DO NOTHING RETURNING 1"
 )
 _RELEASE = text(
     "UPDATE usage_counters SET used = greatest(used - :quantity, 0) "
@@ -134,6 +140,11 @@ async def consume_sessions(
     calling person's user id (they must be a member), None for a trusted backend.
     """
     period = month_of(now or utcnow())
+    try:
+        # `use_sessions` sets the tenant from this text itself: never anything but an org id.
+        org_id = tenant_text(org_id)
+    except InvalidTenant as error:
+        raise OrgNotFound("org not found") from error
     try:
         row = await pool.fetchrow(_USE_SESSIONS, org_id, idempotency_key, quantity, period, member)
     except asyncpg.NoDataFoundError as error:
@@ -164,12 +175,18 @@ async def reserve_scenario(session: AsyncSession, *, org_id: str, idempotency_ke
 
 
 async def release_scenario(session: AsyncSession, *, org_id: str, idempotency_key: str) -> MeterAnswer:
-    """Give one scenario back (never below zero); a key releases once."""
+    """Give back the scenario that `/reserve` with the same key holds, once: a repeat gets the
+    first answer; a key that holds no reservation (never used, or refused) → 404
+    `reservation_not_found` and nothing changes."""
     params = {"org_id": org_id, "meter": SCENARIOS_RELEASE, "key": idempotency_key, "period": GAUGE_PERIOD}
     await set_tenant(session, org_id)
-    claimed = (await session.execute(_CLAIM, {**params, "quantity": 1})).first() is not None
-    if not claimed:
-        return await _earlier_answer(session, params)
+    claimed = (await session.execute(_CLAIM_RELEASE, {**params, "reserved": SCENARIOS})).first()
+    if claimed is None:
+        earlier = await _earlier_answer(session, params)
+        if earlier is not None:
+            return earlier
+        await _standing(session, org_id=org_id, meter=SCENARIOS, period=GAUGE_PERIOD)  # 404: no org
+        raise ReservationNotFound(f"no scenario is reserved under the key {idempotency_key!r}")
     _, limit, used = await _standing(session, org_id=org_id, meter=SCENARIOS, period=GAUGE_PERIOD)
     if used:
         row = (
@@ -190,7 +207,9 @@ async def _use(
     await set_tenant(session, org_id)
     row = (await session.execute(_USE[meter], {**params, "quantity": quantity})).one()
     if not row.claimed:
-        return await _earlier_answer(session, params)
+        earlier = await _earlier_answer(session, params)
+        assert earlier is not None  # the claim conflicted with this very row
+        return earlier
     if row.accepted:
         # Answered with the limit the use was checked against (the plan's at that moment).
         answer = MeterAnswer(accepted=True, used=row.used, limit=row.checked_limit, period=period)
@@ -231,8 +250,10 @@ async def _remember(session: AsyncSession, params: dict[str, object], answer: Me
     )
 
 
-async def _earlier_answer(session: AsyncSession, params: dict[str, object]) -> MeterAnswer:
-    row = (await session.execute(_EARLIER, params)).one()
+async def _earlier_answer(session: AsyncSession, params: dict[str, object]) -> MeterAnswer | None:
+    row = (await session.execute(_EARLIER, params)).first()
+    if row is None:
+        return None
     return MeterAnswer(
         accepted=bool(row.accepted),
         used=row.used,

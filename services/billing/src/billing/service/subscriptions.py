@@ -19,6 +19,7 @@ from billing.errors import OrgNotFound, SubscriptionNotFound
 from billing.models import Subscription
 from billing.schemas import SubscriptionRead
 from billing.service.lapses import schedule_lapse
+from billing.service.trials import claim_conversion_trial
 from shared.db.tables import utcnow
 from shared.db.tenancy import set_tenant, set_tenants
 from shared.events.schemas.billing import SubscriptionChanged
@@ -150,9 +151,13 @@ async def apply_change(
     return True
 
 
-async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan: str) -> str | None:
-    """A personal org became a team org: it moves to the chosen team plan (default `starter`) on a
-    14-day trial. Returns the individual Stripe subscription the caller must cancel, if any."""
+async def convert_to_team(
+    session: AsyncSession, *, org_id: str, requested_plan: str, owner_user_id: str
+) -> str | None:
+    """A personal org became a team org. The owner's first conversion moves it to the chosen team
+    plan (default `starter`) on a 14-day trial; a later conversion by the same person (their user
+    id, or their address: `service.trials`) starts on the team `free` plan, `active`, no trial.
+    Returns the individual Stripe subscription the caller must cancel, if any."""
     subscription = await lock_subscription(session, org_id=org_id)
     if subscription is None:
         raise SubscriptionNotFound(f"org {org_id} has no subscription")
@@ -168,12 +173,18 @@ async def convert_to_team(session: AsyncSession, *, org_id: str, requested_plan:
     subscription.stripe_subscription_id = None
     subscription.stripe_event_created = None
     subscription.past_due_since = None
+    if await claim_conversion_trial(session, org_id=org_id, owner_user_id=owner_user_id):
+        trial_end: datetime | None = utcnow() + TRIAL
+        status = "trialing"
+    else:
+        plan, trial_end, status = catalog.get(TEAM_DEFAULT_PLAN), None, "active"
     await apply_change(
         session,
         subscription,
         plan=plan,
-        status="trialing",
-        current_period_end=utcnow() + TRIAL,
+        status=status,
+        current_period_end=trial_end,
+        clear_period_end=trial_end is None,
         cancel_at_period_end=False,
     )
     return individual
