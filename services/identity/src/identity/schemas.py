@@ -8,11 +8,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ClerkVerification(BaseModel):
+    """Clerk's proof of an address: `status` is `verified` once its owner proved it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str | None = None
+
+
 class ClerkEmailAddress(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
     email_address: str
+    verification: ClerkVerification | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is not None and self.verification.status == "verified"
 
 
 class ClerkUser(BaseModel):
@@ -36,6 +49,15 @@ class ClerkUser(BaseModel):
             if address.id == self.primary_email_address_id:
                 return address.email_address.lower()
         return self.email_addresses[0].email_address.lower() if self.email_addresses else None
+
+    @property
+    def primary_email_verified(self) -> bool:
+        """Whether the primary address (the one `primary_email_address_id` names; never a
+        fallback) is verified: only then may the address bind an invitation or an entitlement."""
+        return any(
+            address.id == self.primary_email_address_id and address.verified
+            for address in self.email_addresses
+        )
 
     @property
     def pending_invitation(self) -> str | None:
