@@ -37,7 +37,7 @@ class JwksServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 status, body = (200, json.dumps(owner.document).encode()) if owner.up else (500, b"down")
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -146,7 +146,8 @@ async def test_a_token_living_a_day_is_refused_by_a_service(services: Fleet, pla
     within = signed(kid, key, **person, iat=now, exp=now + 900)
     day_long = signed(kid, key, **person, iat=now, exp=now + 24 * 3600)
 
-    assert (await call_service(services, "workspace", "GET", "/v1/me/context", token=within)).status_code == 200
+    accepted = await call_service(services, "workspace", "GET", "/v1/me/context", token=within)
+    assert accepted.status_code == 200, accepted.text
     refused = await call_service(services, "workspace", "GET", "/v1/me/context", token=day_long)
 
     assert refused.status_code == 401, refused.text

@@ -5,7 +5,7 @@ lifetime (`exp - iat`) no longer than the configured maximum."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt.exceptions import InvalidTokenError
@@ -67,9 +67,13 @@ class TokenVerifier:
 def _lifetime(claims: dict[str, Any]) -> float | None:
     """`exp - iat` (PyJWT checked both are numbers); None if either is not (a bool, say)."""
     issued, expires = claims.get("iat"), claims.get("exp")
-    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in (issued, expires)):
+    if not (_is_number(issued) and _is_number(expires)):
         return None
     return float(expires) - float(issued)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:

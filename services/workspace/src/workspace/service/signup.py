@@ -21,7 +21,6 @@ from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 from workspace.service.skool import SkoolSignup, provision_skool_signups, waiting_entitlements
 from workspace.service.users import note_signups, remember_new_users
 
-
 log = logging.getLogger(__name__)
 
 
@@ -68,18 +67,16 @@ def choose_signup_path(
     return SignupPath.PERSONAL
 
 
-def unbound_reason(
-    user: UserCreated, path: SignupPath, *, invited_emails: set[str], skool_emails: set[str]
-) -> str | None:
+def unbound_reason(user: UserCreated, path: SignupPath, *, invited: set[str], skool: set[str]) -> str | None:
     """Why a signup whose address matched an entitlement or invitation went another way."""
     email = normalize_email(user.email)
     if user.email_verified or email is None or path is SignupPath.SKOOL:
         return None
     reason = (
         UNVERIFIED_SKOOL
-        if email in skool_emails
+        if email in skool
         else UNVERIFIED_INVITATION
-        if email in invited_emails
+        if email in invited
         else None
     )
     if reason is not None and path is SignupPath.PERSONAL:
@@ -106,7 +103,7 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
     notes = {
         signup.user.user_id: reason
         for signup, path in paths
-        if (reason := unbound_reason(signup.user, path, invited_emails=invited_emails, skool_emails=skool_emails))
+        if (reason := unbound_reason(signup.user, path, invited=invited_emails, skool=skool_emails))
     }
     await note_signups(session, notes=notes)
     for user_id, reason in notes.items():

@@ -12,7 +12,9 @@ from workspace.service.scope import user_directory
 
 SERVICE = "workspace"
 _PERSONAL_ORG = text("SELECT id FROM orgs WHERE personal_user_id = :q")
-_SIGNUP_NOTE = text("SELECT created_at, signup_note FROM member_profiles WHERE id = :q AND signup_note IS NOT NULL")
+_SIGNUP_NOTE = text(
+    "SELECT created_at, signup_note FROM member_profiles WHERE id = :q AND signup_note IS NOT NULL"
+)
 
 
 async def timeline_findings(session: AsyncSession, q: str) -> Findings:
