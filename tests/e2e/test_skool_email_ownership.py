@@ -79,7 +79,8 @@ async def test_an_account_with_an_unverified_address_gets_no_skool_org_and_the_a
         lambda: _mail_count(platform, address), until=lambda n: n == 1, what=f"welcome to {address}"
     )
     await wait_consumed(platform.kafka_bootstrap, group="workspace", topic=SKOOL_SUBSCRIPTIONS)
-    assert await count(platform, "workspace", "SELECT count(*) FROM orgs WHERE created_by = $1", user_id) == 1
+    memberships = "SELECT count(*) FROM memberships WHERE user_id = $1"
+    assert await count(platform, "workspace", memberships, user_id) == 1  # their personal org only
     waiting = "SELECT count(*) FROM skool_entitlements WHERE email = $1 AND org_id IS NULL"
     assert await count(platform, "workspace", waiting, address) == 1
 

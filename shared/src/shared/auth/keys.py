@@ -70,7 +70,7 @@ class JwksKeySource:
             return key
         async with self._lock:
             # Another request may have refreshed the keys while this one waited for the lock.
-            if (kid not in self._keys or self._age() >= self.max_age) and self._may_fetch():
+            if self._should_fetch(kid):
                 try:
                     await self._refresh()
                 except ServiceUnavailable:
@@ -88,6 +88,13 @@ class JwksKeySource:
     def _age(self) -> float:
         """Seconds since the last good fetch (infinite before the first)."""
         return float("inf") if self._fetched_at is None else self.clock() - self._fetched_at
+
+    def _should_fetch(self, kid: str) -> bool:
+        """An expired cache is refetched at once (then not again before `max_age`); an unknown kid,
+        or retries after a failed fetch, at most once per refetch interval."""
+        if self._age() >= self.max_age and not self._last_failed:
+            return True
+        return (kid not in self._keys or self._age() >= self.max_age) and self._may_fetch()
 
     def _may_fetch(self) -> bool:
         return self._last_attempt is None or self.clock() - self._last_attempt >= self.refetch_interval
