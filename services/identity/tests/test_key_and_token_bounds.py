@@ -110,9 +110,7 @@ async def test_an_unreachable_issuer_extends_the_cache_by_the_grace_only(jwks: J
     now = [1000.0]
     kid, key = uuid.uuid4().hex, ec.generate_private_key(ec.SECP256R1())
     jwks.publish(kid, key)
-    keys = JwksKeySource(
-        url=jwks.url, refetch_interval=1, max_age=10, stale_grace=20, clock=lambda: now[0]
-    )
+    keys = JwksKeySource(url=jwks.url, refetch_interval=1, max_age=10, stale_grace=20, clock=lambda: now[0])
     verifier = TokenVerifier(keys=keys, issuer=ISSUER, audience=AUDIENCE)
     token = signed(kid, key)
     assert await outcome(verifier, token) == "verified"

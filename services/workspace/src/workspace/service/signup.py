@@ -72,13 +72,7 @@ def unbound_reason(user: UserCreated, path: SignupPath, *, invited: set[str], sk
     email = normalize_email(user.email)
     if user.email_verified or email is None or path is SignupPath.SKOOL:
         return None
-    reason = (
-        UNVERIFIED_SKOOL
-        if email in skool
-        else UNVERIFIED_INVITATION
-        if email in invited
-        else None
-    )
+    reason = UNVERIFIED_SKOOL if email in skool else UNVERIFIED_INVITATION if email in invited else None
     if reason is not None and path is SignupPath.PERSONAL:
         reason += "; a personal workspace instead"
     return reason
