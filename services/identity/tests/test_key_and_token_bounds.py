@@ -23,7 +23,9 @@ from devstack.services import Fleet
 from devstack.testing import call_service, eventually, read_claims, sign_up
 from identity.settings import IdentitySettings
 from shared.auth import JwksKeySource, TokenVerifier
+from shared.auth.verifier import verifier_from_settings
 from shared.errors import InvalidToken, ServiceUnavailable
+from shared.settings import ServiceSettings
 
 from .test_token_verification import AUDIENCE, ISSUER, active_signing_key, claims
 
@@ -87,9 +89,16 @@ async def test_a_key_removed_from_the_jwks_stops_verifying_within_the_max_age(jw
     max_age = 1.0
     kid, key = uuid.uuid4().hex, ec.generate_private_key(ec.SECP256R1())
     jwks.publish(kid, key)
-    # A refetch interval far longer than the test: only the max age can make it refetch.
-    keys = JwksKeySource(url=jwks.url, refetch_interval=3600, max_age=max_age)
-    verifier = TokenVerifier(keys=keys, issuer=ISSUER, audience=AUDIENCE)
+    # As a service builds it from its settings; a refetch interval far longer than the test: only
+    # the max age can make it refetch.
+    settings = ServiceSettings(
+        PLATFORM_JWKS_URL=jwks.url,
+        PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS=3600,
+        PLATFORM_JWKS_MAX_AGE_SECONDS=max_age,
+    )
+    verifier = verifier_from_settings(settings)
+    keys = verifier.keys
+    assert isinstance(keys, JwksKeySource)
     token = signed(kid, key)
     assert await outcome(verifier, token) == "verified"
 
