@@ -3,7 +3,7 @@
 `email_verified` (user.created, user.updated): the auth provider verified the primary address
 (Clerk `verification.status == "verified"`). Only a verified address binds a signup to an email
 invitation or a Skool entitlement. An event without the field (published before it existed) reads
-as unverified: fail closed (docs/invitations.md, "Email ownership").
+as unverified: fail closed (docs/workspaces.md, "Email ownership at signup").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ invitation or a Skool entitlement (`signup_note`, shown by `devstack trace`).
 
 Profiles that exist at the upgrade are marked verified: they were provisioned under the old rules,
 and refusing their future Skool entitlements would strand paying members; the next `user.updated`
-from the auth provider sets the real value (docs/skool.md, "Email ownership").
+from the auth provider sets the real value (docs/workspaces.md, "Email ownership at signup").
 
 Revision ID: 0008
 Revises: 0007
