@@ -32,6 +32,8 @@ def clerk_user(primary: str, addresses: list[tuple[str, Any]]) -> ClerkUser:
         ("e1", [("e1", {"status": "unverified"})], False),
         ("e1", [("e1", None)], False),
         ("e1", [("e1", {})], False),
+        ("e1", [("e1", "verified")], False),  # an odd shape: unverified, not a refused delivery
+        ("e1", [("e1", {"status": 1})], False),
         # A verified secondary address does not make the primary one owned.
         ("e1", [("e1", {"status": "unverified"}), ("e2", {"status": "verified"})], False),
         # No primary id matches: the first address is the email, but it binds nothing.

@@ -8,24 +8,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class ClerkVerification(BaseModel):
-    """Clerk's proof of an address: `status` is `verified` once its owner proved it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    status: str | None = None
-
-
 class ClerkEmailAddress(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
     email_address: str
-    verification: ClerkVerification | None = None
+    # Clerk's proof of the address (`{"status": "verified", "strategy": ...}`, or null). Read
+    # leniently: any other shape means "not verified", never a refused delivery.
+    verification: Any = None
 
     @property
     def verified(self) -> bool:
-        return self.verification is not None and self.verification.status == "verified"
+        return isinstance(self.verification, dict) and self.verification.get("status") == "verified"
 
 
 class ClerkUser(BaseModel):
