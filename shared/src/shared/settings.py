@@ -65,6 +65,17 @@ class ServiceSettings(BaseSettings):
     jwks_fetch_timeout_seconds: float = Field(
         default=5, validation_alias="PLATFORM_JWKS_FETCH_TIMEOUT_SECONDS"
     )
+    # Bounds on verifying keys and tokens (docs/access.md, "JWKS caching"): cached keys are
+    # refetched once older than the max age, so a key identity stops publishing stops verifying
+    # within it; with identity unreachable they serve at most the grace longer, then 503. A token
+    # whose lifetime (exp - iat) exceeds the max is refused, whatever key signed it.
+    jwks_max_age_seconds: float = Field(default=300, gt=0, validation_alias="PLATFORM_JWKS_MAX_AGE_SECONDS")
+    jwks_stale_grace_seconds: float = Field(
+        default=300, ge=0, validation_alias="PLATFORM_JWKS_STALE_GRACE_SECONDS"
+    )
+    token_max_lifetime_seconds: int = Field(
+        default=3600, gt=0, validation_alias="PLATFORM_TOKEN_MAX_LIFETIME_SECONDS"
+    )
     consumer_max_attempts: int = 5
     # Most records one partition hands to its consumer as one batch (one transaction).
     consumer_batch_size: int = 500

@@ -23,7 +23,7 @@ from devstack.services import Fleet
 from devstack.sql import fetch as fetch  # re-exported: tests import it from here
 from devstack.sql import fetchval
 from devstack.status import Status, collect_status
-from devstack.webhooks import clerk_user_created, signed_delivery
+from devstack.webhooks import clerk_user_created, clerk_user_deleted, signed_delivery
 from devstack.webhooks import new_user_id as new_user_id  # re-exported: tests import it from here
 
 T = TypeVar("T")
@@ -90,6 +90,7 @@ def signup_delivery(
     timestamp: datetime | None = None,
     event_type: str = "user.created",
     updated_at_ms: int | None = None,
+    email_verified: bool = True,
 ) -> tuple[bytes, dict[str, str]]:
     payload = clerk_user_created(
         user_id=user_id,
@@ -97,6 +98,7 @@ def signup_delivery(
         first_name=first_name,
         event_type=event_type,
         updated_at_ms=updated_at_ms,
+        email_verified=email_verified,
     )
     return signed_delivery(payload, secret=secret, delivery_id=delivery_id, timestamp=timestamp)
 
@@ -185,6 +187,13 @@ async def sign_up(fleet: Fleet) -> tuple[str, dict[str, Any]]:
     response = await post_auth_webhook(fleet, body, headers)
     assert response.status_code == 200, response.text
     return user_id, await complete_claims(fleet, user_id)
+
+
+async def delete_user(fleet: Fleet, user_id: str) -> None:
+    """The auth provider deletes the user: a signed `user.deleted` delivery to identity."""
+    body, headers = signed_delivery(clerk_user_deleted(user_id=user_id), secret=TEST_AUTH_SECRET)
+    response = await post_auth_webhook(fleet, body, headers)
+    assert response.status_code == 200, response.text
 
 
 def mails_to(platform: Platform, address: str) -> list[Message]:

@@ -31,10 +31,14 @@ def clerk_user_created(
     pending_invitation: str | None = None,
     updated_at_ms: int | None = None,
     event_type: str = "user.created",
+    email_verified: bool = True,
 ) -> dict[str, Any]:
+    """A Clerk user event; its one address is the primary, `verified` unless `email_verified` is
+    False (Clerk's `verification.status` then `unverified`)."""
     now_ms = updated_at_ms or int(time.time() * 1000)
     email_id = f"idn_{uuid.uuid4().hex[:24]}"
     metadata = {"pending_invitation": pending_invitation} if pending_invitation else {}
+    verification = {"status": "verified" if email_verified else "unverified", "strategy": "email_code"}
     return {
         "object": "event",
         "type": event_type,
@@ -42,7 +46,7 @@ def clerk_user_created(
         "data": {
             "id": user_id,
             "object": "user",
-            "email_addresses": [{"id": email_id, "email_address": email}],
+            "email_addresses": [{"id": email_id, "email_address": email, "verification": verification}],
             "primary_email_address_id": email_id,
             "first_name": first_name,
             "last_name": last_name,
@@ -51,6 +55,16 @@ def clerk_user_created(
             "created_at": now_ms,
             "updated_at": now_ms,
         },
+    }
+
+
+def clerk_user_deleted(*, user_id: str) -> dict[str, Any]:
+    """A Clerk `user.deleted` event (its data names the user only)."""
+    return {
+        "object": "event",
+        "type": "user.deleted",
+        "timestamp": int(time.time() * 1000),
+        "data": {"id": user_id, "object": "user", "deleted": True},
     }
 
 

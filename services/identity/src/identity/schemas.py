@@ -13,6 +13,13 @@ class ClerkEmailAddress(BaseModel):
 
     id: str
     email_address: str
+    # Clerk's proof of the address (`{"status": "verified", "strategy": ...}`, or null). Read
+    # leniently: any other shape means "not verified", never a refused delivery.
+    verification: Any = None
+
+    @property
+    def verified(self) -> bool:
+        return isinstance(self.verification, dict) and self.verification.get("status") == "verified"
 
 
 class ClerkUser(BaseModel):
@@ -36,6 +43,15 @@ class ClerkUser(BaseModel):
             if address.id == self.primary_email_address_id:
                 return address.email_address.lower()
         return self.email_addresses[0].email_address.lower() if self.email_addresses else None
+
+    @property
+    def primary_email_verified(self) -> bool:
+        """Whether the primary address (the one `primary_email_address_id` names; never a
+        fallback) is verified: only then may the address bind an invitation or an entitlement."""
+        return any(
+            address.id == self.primary_email_address_id and address.verified
+            for address in self.email_addresses
+        )
 
     @property
     def pending_invitation(self) -> str | None:

@@ -1,8 +1,8 @@
 """identity's settings: env prefix IDENTITY_ (shared variables come without prefix)."""
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -33,3 +33,14 @@ class IdentitySettings(ServiceSettings):
     # PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS (plus any HTTP cache in front of the JWKS), so no
     # verifier ever meets a kid it may not yet refetch (docs/access.md).
     key_publish_delay_seconds: float = Field(default=120, ge=0)
+
+    @model_validator(mode="after")
+    def _ttl_within_verifiers_maximum(self) -> Self:
+        # Every verifier refuses a token living longer than PLATFORM_TOKEN_MAX_LIFETIME_SECONDS:
+        # identity issuing such tokens would be refused everywhere, so it does not start.
+        if self.token_ttl_seconds > self.token_max_lifetime_seconds:
+            raise ValueError(
+                f"IDENTITY_TOKEN_TTL_SECONDS ({self.token_ttl_seconds}) exceeds "
+                f"PLATFORM_TOKEN_MAX_LIFETIME_SECONDS ({self.token_max_lifetime_seconds})"
+            )
+        return self

@@ -20,12 +20,18 @@ from skool_ingest.service.welcome import Mailer, welcome_if_new
 async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
     """Signups arrive in bursts: a run is recorded with one statement."""
     created = [event.payload(UserCreated) for event in events]
-    await remember_accounts(session, accounts=[(user.user_id, user.email) for user in created])
+    await remember_accounts(session, accounts=[(user.user_id, _owned_email(user)) for user in created])
 
 
 async def on_user_updated(session: AsyncSession, event: Envelope) -> None:
     user = event.payload(UserUpdated)
-    await remember_accounts(session, accounts=[(user.user_id, user.email)])
+    await remember_accounts(session, accounts=[(user.user_id, _owned_email(user))])
+
+
+def _owned_email(user: UserCreated | UserUpdated) -> str | None:
+    """An unverified address is no account's (workspace binds nothing to it): its owner still
+    gets the welcome email."""
+    return user.email if user.email_verified else None
 
 
 async def on_user_deleted(session: AsyncSession, event: Envelope) -> None:

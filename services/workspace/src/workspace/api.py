@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from shared.auth import BEARER_ERRORS, BEARER_OR_SERVICE_ERRORS, CurrentPrincipal, PrincipalOrService
 from shared.errors import error_responses
 from shared.http.ids import OrgId
-from workspace.deps import DbSession
+from workspace.deps import DbSession, WritingPrincipal
 from workspace.errors import (
     Forbidden,
     LastAdmin,
@@ -64,7 +64,7 @@ def _member_read(member: Member) -> MemberRead:
     responses=error_responses(*BEARER_ERRORS, SlugTaken),
     tags=["orgs"],
 )
-async def create_org(body: OrgCreate, principal: CurrentPrincipal, session: DbSession) -> OrgRead:
+async def create_org(body: OrgCreate, principal: WritingPrincipal, session: DbSession) -> OrgRead:
     """A team org; its creator is its admin, billing starts it on the team `free` plan."""
     org = await create_team_org(session, name=body.name, slug=body.slug, created_by=principal.user_id)
     return await read_org(session, org=org)
@@ -102,7 +102,7 @@ async def read_members(org_id: OrgId, principal: CurrentPrincipal, session: DbSe
     tags=["members"],
 )
 async def update_member_role(
-    org_id: OrgId, user_id: str, body: RoleChange, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, user_id: str, body: RoleChange, principal: WritingPrincipal, session: DbSession
 ) -> MemberRead:
     """Change a member's role (admins only); 409 `last_admin` if no admin would be left."""
     member = await change_role(
@@ -121,7 +121,7 @@ async def update_member_role(
     tags=["members"],
 )
 async def delete_member(
-    org_id: OrgId, user_id: str, principal: CurrentPrincipal, session: DbSession
+    org_id: OrgId, user_id: str, principal: WritingPrincipal, session: DbSession
 ) -> Response:
     """Remove a member (admins), or leave (a member removing themself); never the last admin."""
     await remove_member(session, org_id=org_id, actor_id=principal.user_id, user_id=user_id)
@@ -139,7 +139,7 @@ async def delete_member(
 async def convert_org(
     org_id: OrgId,
     body: OrgConvert,
-    principal: CurrentPrincipal,
+    principal: WritingPrincipal,
     session: DbSession,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> OrgRead:

@@ -71,6 +71,12 @@ class MemberProfile(SQLModel, table=True):
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    # The auth provider verified the primary address: only then may it bind an email invitation
+    # or a Skool entitlement.
+    email_verified: bool = False
+    # Why the signup got a personal workspace though its address matched an invitation or an
+    # entitlement (unverified address); shown by `devstack trace`.
+    signup_note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     deleted_at: datetime | None = Field(
         default=None, sa_column=timestamp_column(nullable=True, server_now=False)

@@ -1,9 +1,11 @@
 """Verifying an access token: signature (ES256 or EdDSA) by the key its `kid` names, then
-`iss`, `aud`, `exp` (with a small leeway) and the presence of every claim a principal needs."""
+`iss`, `aud`, `exp` (with a small leeway), the presence of every claim a principal needs, and a
+lifetime (`exp - iat`) no longer than the configured maximum."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import jwt
 from jwt.exceptions import InvalidTokenError
@@ -24,6 +26,9 @@ class TokenVerifier:
     issuer: str
     audience: str
     leeway_seconds: float = 30.0
+    # A token meant to live longer than this is refused even when validly signed: whoever holds a
+    # signing key (leaked, or retired and still cached) cannot mint long-lived tokens with it.
+    max_lifetime_seconds: float = 3600.0
 
     async def verify(self, token: str) -> Principal:
         """The principal a token speaks for; raises `InvalidToken` for anything not fully valid."""
@@ -53,7 +58,22 @@ class TokenVerifier:
             )
         except InvalidTokenError as error:
             raise InvalidToken(f"token rejected: {error}") from error
+        lifetime = _lifetime(claims)
+        if lifetime is None or lifetime > self.max_lifetime_seconds:
+            raise InvalidToken("token lifetime (exp - iat) exceeds the accepted maximum")
         return Principal.from_claims(claims)
+
+
+def _lifetime(claims: dict[str, Any]) -> float | None:
+    """`exp - iat` (PyJWT checked both are numbers); None if either is not (a bool, say)."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not (_is_number(issued) and _is_number(expires)):
+        return None
+    return float(expires) - float(issued)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
@@ -63,8 +83,11 @@ def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
             url=settings.jwks_url,
             refetch_interval=settings.jwks_refetch_interval_seconds,
             timeout=settings.jwks_fetch_timeout_seconds,
+            max_age=settings.jwks_max_age_seconds,
+            stale_grace=settings.jwks_stale_grace_seconds,
         ),
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         leeway_seconds=settings.token_leeway_seconds,
+        max_lifetime_seconds=settings.token_max_lifetime_seconds,
     )

@@ -170,4 +170,5 @@ def _profile(user: ClerkUser) -> dict[str, Any]:
         "first_name": user.first_name,
         "last_name": user.last_name,
         "image_url": user.image_url,
+        "email_verified": user.primary_email_verified,
     }

@@ -54,7 +54,9 @@ async def handle_signups(session: AsyncSession, *, users: Sequence[UserCreated])
     )
     for user in users:
         email = emails[user.user_id]
-        invitations = await invitations_for_signup(session, email=email) if email in invited and email else []
+        # Only a verified address binds an email invitation (API.md); workspace decides alike.
+        bindable = email is not None and email in invited and user.email_verified
+        invitations = await invitations_for_signup(session, email=email) if bindable and email else []
         if user.pending_invitation or invitations:
             await redeem_for_signup(
                 session, user_id=user.user_id, slug=user.pending_invitation, invitations=invitations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -18,7 +19,9 @@ from workspace.service.invitations import (
 )
 from workspace.service.personal import PersonalOrgRequest, create_personal_orgs
 from workspace.service.skool import SkoolSignup, provision_skool_signups, waiting_entitlements
-from workspace.service.users import remember_new_users
+from workspace.service.users import note_signups, remember_new_users
+
+log = logging.getLogger(__name__)
 
 
 class SignupPath(Enum):
@@ -40,21 +43,39 @@ class Signup:
     traceparent: str | None = None
 
 
+# Why an address that matched did not bind (member_profiles.signup_note, `devstack trace`).
+UNVERIFIED_SKOOL = "email_unverified: the Skool entitlement of this address was not bound"
+UNVERIFIED_INVITATION = "email_unverified: the email invitation of this address was not bound"
+
+
 def choose_signup_path(
     user: UserCreated,
     *,
     invited_emails: set[str] | frozenset[str] = frozenset(),
     skool_emails: set[str] | frozenset[str] = frozenset(),
 ) -> SignupPath:
-    """Decide how a new user is provisioned: one whose address has a waiting Skool entitlement
-    gets a business team org (it comes first: it is paid for); one who arrived with a
-    `pending_invitation`, or whose address has an open email invitation, waits for invites to
-    redeem it (and gets a personal workspace only if that fails)."""
-    if normalize_email(user.email) in skool_emails:
+    """Decide how a new user is provisioned: one whose verified address has a waiting Skool
+    entitlement gets a business team org (it comes first: it is paid for); one who arrived with
+    a `pending_invitation`, or whose verified address has an open email invitation, waits for
+    invites to redeem it (and gets a personal workspace only if that fails). An unverified
+    address binds nothing (API.md): whoever typed it has not shown they own it."""
+    email = normalize_email(user.email) if user.email_verified else None
+    if email is not None and email in skool_emails:
         return SignupPath.SKOOL
-    if user.pending_invitation or normalize_email(user.email) in invited_emails:
+    if user.pending_invitation or (email is not None and email in invited_emails):
         return SignupPath.INVITED
     return SignupPath.PERSONAL
+
+
+def unbound_reason(user: UserCreated, path: SignupPath, *, invited: set[str], skool: set[str]) -> str | None:
+    """Why a signup whose address matched an entitlement or invitation went another way."""
+    email = normalize_email(user.email)
+    if user.email_verified or email is None or path is SignupPath.SKOOL:
+        return None
+    reason = UNVERIFIED_SKOOL if email in skool else UNVERIFIED_INVITATION if email in invited else None
+    if reason is not None and path is SignupPath.PERSONAL:
+        reason += "; a personal workspace instead"
+    return reason
 
 
 async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup]) -> None:
@@ -73,6 +94,14 @@ async def provision_new_users(session: AsyncSession, *, signups: Sequence[Signup
     ]
     for _, path in paths:
         count_on_commit(session, SIGNUPS.labels(_METRIC_PATH[path]))
+    notes = {
+        signup.user.user_id: reason
+        for signup, path in paths
+        if (reason := unbound_reason(signup.user, path, invited=invited_emails, skool=skool_emails))
+    }
+    await note_signups(session, notes=notes)
+    for user_id, reason in notes.items():
+        log.info("signup %s: %s", user_id, reason)
     personal = [
         PersonalOrgRequest(signup.user.user_id, signup.user.first_name, signup.traceparent)
         for signup, path in paths

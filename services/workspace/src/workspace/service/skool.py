@@ -2,8 +2,10 @@
 
 workspace owns orgs, so it alone decides. A member with an account gets the oldest team org they
 administer, else a new business team org "<First name>'s Team" with them as admin (their
-personal workspace is left alone). A member with no account waits, keyed by email and community,
-until that email signs up: the signup then gets the business team org instead of a personal one.
+personal workspace is left alone). Only an account whose address is verified counts: an
+unverified address binds nothing. A member with no account waits, keyed by email and community,
+until that email signs up (verified): the signup then gets the business team org instead of a
+personal one.
 billing hears of entitlements on orgs through `org.entitlement_granted` / `org.entitlement_ended`.
 
 An entitlement and a signup of the same email can be handled at the same moment by two
@@ -57,6 +59,7 @@ _RECORD = text(
 )
 _ACCOUNT = text(
     "SELECT id, first_name FROM member_profiles WHERE lower(btrim(email)) = :email AND deleted_at IS NULL "
+    "AND email_verified "
     "ORDER BY created_at, id LIMIT 1"
 )
 _WAITING = text(

@@ -1,4 +1,10 @@
-"""Payloads on `identity.users`."""
+"""Payloads on `identity.users`.
+
+`email_verified` (user.created, user.updated): the auth provider verified the primary address
+(Clerk `verification.status == "verified"`). Only a verified address binds a signup to an email
+invitation or a Skool entitlement. An event without the field (published before it existed) reads
+as unverified: fail closed (docs/workspaces.md, "Email ownership at signup").
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ class UserCreated(EventData):
     first_name: str | None = None
     last_name: str | None = None
     image_url: str | None = None
+    email_verified: bool = False
     # Invitation-link slug from the auth provider's public metadata, if the user signed up
     # through one.
     pending_invitation: str | None = None
@@ -26,6 +33,7 @@ class UserUpdated(EventData):
     first_name: str | None = None
     last_name: str | None = None
     image_url: str | None = None
+    email_verified: bool = False
 
 
 class UserDeleted(EventData):
