@@ -26,11 +26,14 @@ from devstack.testing import (
 from devstack.webhooks import signed_delivery
 
 
-async def sign_up_with(fleet: Fleet, platform: Platform, email: str) -> tuple[str, str]:
+async def sign_up_with(
+    fleet: Fleet, platform: Platform, email: str, *, verified: bool = True
+) -> tuple[str, str]:
     """A new account with this address: its user id and its personal org, once billing knows
     the address (it reads `identity.users` on its own, beside `workspace.orgs`)."""
     user_id = new_user_id()
-    response = await post_auth_webhook(fleet, *signup_delivery(user_id=user_id, email=email))
+    delivery = signup_delivery(user_id=user_id, email=email, email_verified=verified)
+    response = await post_auth_webhook(fleet, *delivery)
     assert response.status_code == 200, response.text
     claims = await complete_claims(fleet, user_id)
     await eventually(
@@ -94,3 +97,18 @@ async def test_another_person_still_gets_their_trial(services: Fleet, platform: 
     answers = [await convert(services, someone, their_org), await convert(services, other, other_org)]
 
     assert [(body["plan"], body["status"]) for body in answers] == [("starter", "trialing")] * 2
+
+
+async def test_an_unverified_address_gets_no_trial_and_burns_nobody_elses(
+    services: Fleet, platform: Platform
+) -> None:
+    email = f"victim-{uuid.uuid4().hex[:12]}@example.com"
+    # Someone signs up with an address they do not own (never verified) and converts.
+    squatter, squatter_org = await sign_up_with(services, platform, email, verified=False)
+    squatted = await convert(services, squatter, squatter_org, plan="professional")
+    # The address's owner, verified, still gets the one trial that is theirs.
+    owner, owner_org = await sign_up_with(services, platform, email)
+    owned = await convert(services, owner, owner_org, plan="professional")
+
+    assert (squatted["plan"], squatted["status"], squatted["current_period_end"]) == ("free", "active", None)
+    assert (owned["plan"], owned["status"]) == ("professional", "trialing")

@@ -81,12 +81,14 @@ async def on_membership_removed(session: AsyncSession, event: Envelope) -> None:
 async def on_users_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
     """Every signup brings one: a run of addresses is recorded with one statement."""
     created = [event.payload(UserCreated) for event in events]
-    await record_addresses(session, users=[(data.user_id, data.email) for data in created])
+    await record_addresses(
+        session, users=[(data.user_id, data.email, data.email_verified) for data in created]
+    )
 
 
 async def on_user_updated(session: AsyncSession, event: Envelope) -> None:
     data = event.payload(UserUpdated)
-    await record_addresses(session, users=[(data.user_id, data.email)])
+    await record_addresses(session, users=[(data.user_id, data.email, data.email_verified)])
 
 
 async def on_user_deleted(session: AsyncSession, event: Envelope) -> None:

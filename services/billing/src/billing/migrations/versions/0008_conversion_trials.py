@@ -1,7 +1,7 @@
 """billing: one conversion trial per person.
 
 - `user_addresses`: billing's projection of each user's primary address (from `identity.users`,
-  trimmed and lower-cased); a user's row goes when the user is deleted.
+  trimmed and lower-cased) and whether it is verified; a user's row goes when the user is deleted.
 - `conversion_trials`: who has had their conversion (the user id, and a SHA-256 of the address,
   so a deleted account's address is not kept in clear), and the org it was for. A conversion whose
   owner or address is already here gets no trial (docs/billing.md, "One conversion trial").
@@ -27,6 +27,8 @@ def upgrade() -> None:
         "user_addresses",
         sa.Column("user_id", sa.String, primary_key=True),
         sa.Column("email", sa.String, nullable=False),
+        # Whether the auth provider verified it (user events' `email_verified`).
+        sa.Column("email_verified", sa.Boolean, nullable=False, server_default=sa.false()),
     )
     op.create_table(
         "conversion_trials",
