@@ -88,9 +88,9 @@ KEYS_BY_SCHEME = {
     "PLATFORM_TOKEN_MINT_KEY": TEST_TOKEN_MINT_KEY,
     "PLATFORM_OPERATOR_KEY": TEST_OPERATOR_KEY,
 }
-# invites rate-limits its public routes per client address: the fuzzer spends the budget of an
-# address of its own (all of 127/8 is loopback), never the one the other tests share.
-CLIENT_ADDRESS = "127.0.0.61"
+# invites rate-limits its public routes per client address: the fuzzer spends the budget of
+# addresses of its own (all of 127/8 is loopback), never the one the other tests share, and one per
+# operation, mode and round (127.61.<operation>.<round>), so a round's cases are answered, not 429.
 CASE_ID_HEADER = SCHEMATHESIS_TEST_CASE_HEADER
 
 
@@ -256,21 +256,21 @@ def before_fuzzing(services: Fleet, platform: Platform) -> Before:
 
 
 @contextmanager
-def _client() -> Iterator[httpx.Client]:
-    transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
+def _client(address: str) -> Iterator[httpx.Client]:
+    transport = httpx.HTTPTransport(local_address=address)
     with httpx.Client(transport=transport, timeout=15) as client:
         yield client
 
 
 @dataclass
 class Sender:
-    """Sends the cases of one operation as schemathesis serializes them, from the fuzzer's own
+    """Sends the cases of one operation as schemathesis serializes them, from the round's own
     address, each distinct request once (with its credentials fixed, many cases of an operation
     whose only parameter is the service key are one and the same request)."""
 
-    client: httpx.Client
     base_url: str
     headers: dict[str, str]
+    client: httpx.Client | None = None  # the client of the round (its own source address)
     sent: set[str] = field(default_factory=set)
     last: str = ""  # the last request, as sent (method, URL, query, headers, body), for a report
 
@@ -294,6 +294,7 @@ class Sender:
             request["headers"].update(sign(content.encode() if isinstance(content, str) else content))
         content = body.get("content")
         self.last = f"{method} {url} params={params!r} headers={request['headers']!r} body={content!r:.2000}"
+        assert self.client is not None
         return self.client.request(method, url, headers=request["headers"], params=params, **body)
 
 
@@ -399,19 +400,21 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
 
     findings = Findings()
     authenticated: list[str] = []
-    with _client() as client:
-        for operation in operations:
-            headers = caller.headers_for(operation)
-            if headers:
-                authenticated.append(operation.label)
+    # Deletions last: a link or an invitation revoked early would answer 410 to everything after.
+    operations.sort(key=lambda operation: operation.method.upper() == "DELETE")
+    for index, operation in enumerate(operations):
+        headers = caller.headers_for(operation)
+        if headers:
+            authenticated.append(operation.label)
 
-            send = Sender(client, base_url, headers)
-            known = caller.known_path_parameters(operation)
-            # The examples of a mode are shared between generated path ids and the real ones.
-            rounds = [{}, known] if known else [{}]
-            examples = -(-MAX_EXAMPLES // len(rounds))
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                for path_parameters in rounds:
+        send = Sender(base_url, headers)
+        known = caller.known_path_parameters(operation)
+        # The examples of a mode are shared between generated path ids and the real ones.
+        rounds = [{}, known] if known else [{}]
+        examples = -(-MAX_EXAMPLES // len(rounds))
+        for mode_index, mode in enumerate((GenerationMode.POSITIVE, GenerationMode.NEGATIVE)):
+            for round_index, path_parameters in enumerate(rounds):
+                with _client(f"127.61.{index}.{2 * mode_index + round_index + 1}") as send.client:
                     _fuzz(
                         operation,
                         send=send,
@@ -421,6 +424,7 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
                         findings=findings,
                     )
 
+    print(f"{service}: {findings.report()}")  # shown with -rP: what each operation answered
     assert not findings.failures, findings.report()
     # The credentials worked: every operation that takes them answered something besides 401.
     refused = [label for label in authenticated if set(findings.statuses[label]) <= {401}]
