@@ -386,6 +386,10 @@ def _fuzz(
             raise
 
 
+def _replaces_real_ids(operation: Operation) -> bool:
+    return operation.method.upper() == "DELETE" or operation.path.endswith("/resend")
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_operation_answers_a_server_error_or_an_undocumented_status(
     services: Fleet, caller: Caller, before_fuzzing: Before, service: str
@@ -400,8 +404,9 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
 
     findings = Findings()
     authenticated: list[str] = []
-    # Deletions last: a link or an invitation revoked early would answer 410 to everything after.
-    operations.sort(key=lambda operation: operation.method.upper() == "DELETE")
+    # What revokes or replaces a real id goes last: a link or an invitation revoked early would
+    # answer 410 to everything after it, and a resend replaces the invitation's token (404 after).
+    operations.sort(key=_replaces_real_ids)
     for index, operation in enumerate(operations):
         headers = caller.headers_for(operation)
         if headers:
