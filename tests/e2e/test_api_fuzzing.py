@@ -114,10 +114,13 @@ REPLAY = f"FUZZ_SEED={SEED} FUZZ_EXAMPLES={MAX_EXAMPLES} (seed from {SEED_SOURCE
 @pytest.fixture(scope="module", autouse=True)
 def announce_seed(request: pytest.FixtureRequest) -> None:
     """The seed and the example count, printed before the fuzzing starts (even under capture)."""
-    line = f"API fuzzing: {REPLAY}; replay with: {REPLAY.split(' (')[0]} pytest {__file__}"
+    replay = f"{REPLAY.split(' (')[0]} pytest tests/e2e/test_api_fuzzing.py"
+    line = f"API fuzzing: {REPLAY}; replay with: {replay}"
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\n{line}")
     print(line, flush=True)
 
 
@@ -386,8 +389,11 @@ def _fuzz(
             raise
 
 
-def _replaces_real_ids(operation: Operation) -> bool:
-    return operation.method.upper() == "DELETE" or operation.path.endswith("/resend")
+def _replaces_real_ids(operation: Operation) -> int:
+    """0 for most operations; then resending (a new token); last, revoking and removing."""
+    if operation.method.upper() == "DELETE":
+        return 2
+    return 1 if operation.path.endswith("/resend") else 0
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -406,6 +412,7 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
     authenticated: list[str] = []
     # What revokes or replaces a real id goes last: a link or an invitation revoked early would
     # answer 410 to everything after it, and a resend replaces the invitation's token (404 after).
+    # (sort is stable: the schema's order otherwise)
     operations.sort(key=_replaces_real_ids)
     for index, operation in enumerate(operations):
         headers = caller.headers_for(operation)
