@@ -9,7 +9,7 @@ PACKAGES := -e shared -e services/identity -e services/workspace -e services/bil
 DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML jsonschema types-jsonschema \
              schemathesis
 
-.PHONY: install run test lint bench chaos asyncapi clean
+.PHONY: install run test lint bench chaos asyncapi fuzz clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,12 @@ bench: install
 # report and a pass/fail exit code. E.g. make chaos CHAOS_ARGS="--signups 500 --rounds 1".
 chaos: install
 	@$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
+
+# The suite's API fuzzing (tests/e2e/test_api_fuzzing.py) at 1,000 examples per operation and mode
+# instead of 100; the seed comes from the commit unless FUZZ_SEED is given (it is printed first).
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/test_api_fuzzing.py
 
 # Every service's AsyncAPI document into docs/asyncapi/ (tests/test_asyncapi.py fails on drift).
 asyncapi: install

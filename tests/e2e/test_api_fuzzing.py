@@ -2,11 +2,17 @@
 
 Each service's OpenAPI document is read from the running service, so whatever operations it lists
 at run time are fuzzed (none is named here). Every operation gets generated data that fits its
-schema and data that does not, with a valid bearer token and service key where it takes them; a
-second round puts a real team org and its admin in the path, so the fuzzing reaches past the
-membership checks. The checks: no 5xx, no status the operation does not document, and the body
-matches the documented schema. Derandomized, so a CI run is the run you reproduce. What it found
-and why it is shaped this way: docs/operations.md, "Contracts: OpenAPI and fuzzing".
+schema and data that does not, with a valid bearer token and the key of its purpose where it takes
+them; a second round puts real ids in the path — a team org and its admin, a link, an email
+invitation and its token — so the fuzzing reaches past the membership checks and the 404s.
+The checks: no 5xx, no status the operation does not document, and the body matches the
+documented schema; then, after the fuzzing, no dead letter and no traceback in any replica's log.
+
+The seed changes with every commit (derived from `git rev-parse HEAD`; `FUZZ_SEED` overrides it)
+and is printed first, so a failure replays with `FUZZ_SEED=<seed>`. `FUZZ_EXAMPLES` (default 100;
+`make fuzz`: 1,000) is the number of examples per operation and mode (half of them with real path
+ids where the path has any). What it found and
+why it is shaped this way: docs/operations.md, "Contracts: OpenAPI and fuzzing".
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import random
+import re
+import subprocess
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +37,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -39,12 +50,28 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devstack.paths import REPO_ROOT
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import (
+    TEST_AUTH_SECRET,
+    TEST_ENV,
+    TEST_OPERATOR_KEY,
+    TEST_SERVICE_KEY,
+    TEST_TOKEN_MINT_KEY,
+)
 from devstack.scrape import scrape, value
 from devstack.services import Fleet
 from devstack.stripe_mock import sign_stripe_payload
-from devstack.testing import bearer, bearer_token, call_service, new_slug, settled_status, sign_up
+from devstack.testing import (
+    bearer,
+    bearer_token,
+    call_service,
+    eventually,
+    mails_to,
+    new_slug,
+    settled_status,
+    sign_up,
+)
 from devstack.webhooks import signed_delivery
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
@@ -52,43 +79,94 @@ Case = schemathesis.Case[Any]
 
 SERVICES = ("identity", "workspace", "billing", "invites", "skool-ingest")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Per operation, per generation mode and round: 45-odd operations stay well under a minute.
-MAX_EXAMPLES = 25
-# invites rate-limits its public routes per client address: the fuzzer spends the budget of an
-# address of its own (all of 127/8 is loopback), never the one the other tests share.
-CLIENT_ADDRESS = "127.0.0.61"
+# Per operation and generation mode (positive, negative), shared by the rounds with generated and
+# with real path ids (`make fuzz`: FUZZ_EXAMPLES=1000).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+# The key each purpose's security scheme names (shared/http/deps.py): API.md's three keys.
+KEYS_BY_SCHEME = {
+    "PLATFORM_SERVICE_KEY": TEST_SERVICE_KEY,
+    "PLATFORM_TOKEN_MINT_KEY": TEST_TOKEN_MINT_KEY,
+    "PLATFORM_OPERATOR_KEY": TEST_OPERATOR_KEY,
+}
+# invites rate-limits its public routes per client address: the fuzzer spends the budget of
+# addresses of its own (all of 127/8 is loopback), never the one the other tests share, and one per
+# operation, mode and round (127.61.<operation>.<round>), so a round's cases are answered, not 429.
 CASE_ID_HEADER = SCHEMATHESIS_TEST_CASE_HEADER
+
+
+def _seed() -> tuple[int, str]:
+    """`FUZZ_SEED`, else one derived from the commit being tested (a new one every commit), else
+    (no git) a random one; and where it came from."""
+    override = os.environ.get("FUZZ_SEED")
+    if override:
+        return int(override), "FUZZ_SEED"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+    if head.returncode == 0 and head.stdout.strip():
+        commit = head.stdout.strip()
+        return int(commit[:16], 16), f"commit {commit[:12]}"
+    return random.SystemRandom().getrandbits(63), "random: no git commit"
+
+
+SEED, SEED_SOURCE = _seed()
+REPLAY = f"FUZZ_SEED={SEED} FUZZ_EXAMPLES={MAX_EXAMPLES} (seed from {SEED_SOURCE})"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def announce_seed(request: pytest.FixtureRequest) -> None:
+    """The seed and the example count, printed before the fuzzing starts (even under capture)."""
+    replay = f"{REPLAY.split(' (')[0]} pytest tests/e2e/test_api_fuzzing.py"
+    line = f"API fuzzing: {REPLAY}; replay with: {replay}"
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\n{line}")
+    print(line, flush=True)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """A signed-up user who administers a team org, and the platform's service key."""
+    """A signed-up user who administers a team org, with a link and a pending email invitation of
+    that org: the real ids the second round puts in the path."""
 
     user_id: str
     token: str
     team_org_id: str
+    link_slug: str
+    invitation_id: str
+    invitation_token: str
 
     def headers_for(self, operation: Operation) -> dict[str, str]:
-        """The service key where the operation takes it (a header parameter, or its only
-        security scheme), and a bearer token where it takes one."""
+        """The key of the operation's purpose where it takes one (its security scheme; a plain
+        `X-Service-Key` header parameter gets the product backends' key), and a bearer token
+        where it takes one."""
         raw = operation.definition.raw
         schemes = {name for requirement in raw.get("security", []) for name in requirement}
         parameters = {parameter.get("name", "").lower() for parameter in raw.get("parameters", [])}
         found: dict[str, str] = {}
-        if "x-service-key" in parameters or schemes == {"APIKeyHeader"}:
+        keys = [KEYS_BY_SCHEME[name] for name in sorted(schemes) if name in KEYS_BY_SCHEME]
+        if keys:
+            found["X-Service-Key"] = keys[0]
+        elif "x-service-key" in parameters:
             found["X-Service-Key"] = TEST_SERVICE_KEY
         if "HTTPBearer" in schemes:
             found.update(bearer(self.token))
         return found
 
     def known_path_parameters(self, operation: Operation) -> dict[str, str]:
-        """The team org and its admin, for the path parameters that name an org or a user."""
-        known = {"org_id": self.team_org_id, "user_id": self.user_id}
+        """Real ids for the path parameters that name an org, a user, a link or an invitation."""
+        known = {
+            "org_id": self.team_org_id,
+            "user_id": self.user_id,
+            "slug": self.link_slug,
+            "invitation_id": self.invitation_id,
+            "token": self.invitation_token,
+        }
         names = {parameter.name for parameter in operation.path_parameters}
         return {name: value for name, value in known.items() if name in names}
 
 
-async def _team_admin(fleet: Fleet) -> Caller:
+async def _team_admin(fleet: Fleet, platform: Platform) -> Caller:
     user_id, _ = await sign_up(fleet)
     token = await bearer_token(fleet, user_id)
     created = await call_service(
@@ -100,12 +178,50 @@ async def _team_admin(fleet: Fleet) -> Caller:
         json={"name": "Fuzz Team", "slug": new_slug("fuzz")},
     )
     assert created.status_code == 201, created.text
-    return Caller(user_id=user_id, token=token, team_org_id=created.json()["id"])
+    org_id = created.json()["id"]
+    link = await call_service(
+        fleet,
+        "invites",
+        "POST",
+        f"/v1/orgs/{org_id}/invitation-links",
+        token=token,
+        json={"role": "trainee", "max_uses": 1000, "expires_in_days": 30},
+    )
+    assert link.status_code == 201, link.text
+    address = f"fuzz-invitee-{uuid.uuid4().hex[:12]}@example.com"
+    invited = await call_service(
+        fleet,
+        "invites",
+        "POST",
+        f"/v1/orgs/{org_id}/invitations",
+        token=token,
+        json={"email": address, "role": "trainee"},
+    )
+    assert invited.status_code == 201, invited.text
+
+    async def mailed() -> list[str]:
+        found = []
+        for message in mails_to(platform, address):
+            body = message.get_payload(decode=True)
+            match = re.search(rb"\?token=([\w-]+)", body if isinstance(body, bytes) else b"")
+            if match:
+                found.append(match.group(1).decode())
+        return found
+
+    tokens = await eventually(mailed, until=bool, what=f"the invitation mailed to {address}")
+    return Caller(
+        user_id=user_id,
+        token=token,
+        team_org_id=org_id,
+        link_slug=link.json()["slug"],
+        invitation_id=invited.json()["id"],
+        invitation_token=tokens[0],
+    )
 
 
 @pytest.fixture(scope="module")
-def caller(services: Fleet) -> Caller:
-    return asyncio.run(_team_admin(services))
+def caller(services: Fleet, platform: Platform) -> Caller:
+    return asyncio.run(_team_admin(services, platform))
 
 
 async def _dead_letters(fleet: Fleet) -> float:
@@ -143,22 +259,23 @@ def before_fuzzing(services: Fleet, platform: Platform) -> Before:
 
 
 @contextmanager
-def _client() -> Iterator[httpx.Client]:
-    transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
+def _client(address: str) -> Iterator[httpx.Client]:
+    transport = httpx.HTTPTransport(local_address=address)
     with httpx.Client(transport=transport, timeout=15) as client:
         yield client
 
 
 @dataclass
 class Sender:
-    """Sends the cases of one operation as schemathesis serializes them, from the fuzzer's own
+    """Sends the cases of one operation as schemathesis serializes them, from the round's own
     address, each distinct request once (with its credentials fixed, many cases of an operation
     whose only parameter is the service key are one and the same request)."""
 
-    client: httpx.Client
     base_url: str
     headers: dict[str, str]
+    client: httpx.Client | None = None  # the client of the round (its own source address)
     sent: set[str] = field(default_factory=set)
+    last: str = ""  # the last request, as sent (method, URL, query, headers, body), for a report
 
     def __call__(self, case: Case) -> httpx.Response | None:
         request = case.as_transport_kwargs(base_url=self.base_url, headers=self.headers)
@@ -178,6 +295,9 @@ class Sender:
         if sign is not None and "content" in body:
             content = body["content"]
             request["headers"].update(sign(content.encode() if isinstance(content, str) else content))
+        content = body.get("content")
+        self.last = f"{method} {url} params={params!r} headers={request['headers']!r} body={content!r:.2000}"
+        assert self.client is not None
         return self.client.request(method, url, headers=request["headers"], params=params, **body)
 
 
@@ -219,24 +339,25 @@ class Findings:
             f"  {label}: {dict(sorted(counts.items()))}" for label, counts in self.statuses.items()
         )
         found = "\n\n".join(f"{title}\n{detail}" for title, detail in self.failures.items())
-        return f"{len(self.failures)} failure(s):\n\n{found}\n\nstatuses seen:\n{seen}"
+        return f"{len(self.failures)} failure(s) with {REPLAY}:\n\n{found}\n\nstatuses seen:\n{seen}"
 
 
 def _fuzz(
     operation: Operation,
     *,
-    send: Callable[[Case], httpx.Response | None],
+    send: Sender,
     mode: GenerationMode,
     path_parameters: dict[str, str],
+    examples: int,
     findings: Findings,
 ) -> None:
-    """Run `operation`'s checks over `MAX_EXAMPLES` generated cases, collecting what fails."""
+    """Run `operation`'s checks over `examples` generated cases, collecting what fails."""
     statuses = findings.statuses[operation.label]
 
+    @seed(SEED)
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters or None))
     @settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
+        max_examples=examples,
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate],  # collected, not raised: nothing to shrink
@@ -247,7 +368,7 @@ def _fuzz(
         try:
             response = send(case)
         except httpx.TransportError as error:
-            findings.failures.setdefault(f"{title}: no answer ({error!r})", case.as_curl_command())
+            findings.failures.setdefault(f"{title}: no answer ({error!r})", f"sent: {send.last}")
             return
         if response is None:  # the same request as an earlier case
             return
@@ -255,8 +376,9 @@ def _fuzz(
         try:
             case.validate_response(response, checks=CHECKS)
         except (Failure, FailureGroup) as failure:
-            for each in failure.exceptions if isinstance(failure, FailureGroup) else (failure,):
-                findings.failures.setdefault(f"{title}: {each.title}", str(failure)[:1500])
+            found = failure.exceptions if isinstance(failure, FailureGroup) else (failure,)
+            kinds = ", ".join(sorted({each.title for each in found}))
+            findings.failures.setdefault(f"{title}: {kinds}", f"{str(failure)[:1500]}\nsent: {send.last}")
 
     try:
         run()
@@ -265,6 +387,13 @@ def _fuzz(
         # or body, or only unconstrained strings): nothing to send.
         if mode is GenerationMode.POSITIVE:
             raise
+
+
+def _replaces_real_ids(operation: Operation) -> int:
+    """0 for most operations; then resending (a new token); last, revoking and removing."""
+    if operation.method.upper() == "DELETE":
+        return 2
+    return 1 if operation.path.endswith("/resend") else 0
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -281,19 +410,33 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
 
     findings = Findings()
     authenticated: list[str] = []
-    with _client() as client:
-        for operation in operations:
-            headers = caller.headers_for(operation)
-            if headers:
-                authenticated.append(operation.label)
+    # What revokes or replaces a real id goes last: a link or an invitation revoked early would
+    # answer 410 to everything after it, and a resend replaces the invitation's token (404 after).
+    # (sort is stable: the schema's order otherwise)
+    operations.sort(key=_replaces_real_ids)
+    for index, operation in enumerate(operations):
+        headers = caller.headers_for(operation)
+        if headers:
+            authenticated.append(operation.label)
 
-            send = Sender(client, base_url, headers)
-            known = caller.known_path_parameters(operation)
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                _fuzz(operation, send=send, mode=mode, path_parameters={}, findings=findings)
-                if known:
-                    _fuzz(operation, send=send, mode=mode, path_parameters=known, findings=findings)
+        send = Sender(base_url, headers)
+        known = caller.known_path_parameters(operation)
+        # The examples of a mode are shared between generated path ids and the real ones.
+        rounds = [{}, known] if known else [{}]
+        examples = -(-MAX_EXAMPLES // len(rounds))
+        for mode_index, mode in enumerate((GenerationMode.POSITIVE, GenerationMode.NEGATIVE)):
+            for round_index, path_parameters in enumerate(rounds):
+                with _client(f"127.61.{index}.{2 * mode_index + round_index + 1}") as send.client:
+                    _fuzz(
+                        operation,
+                        send=send,
+                        mode=mode,
+                        path_parameters=path_parameters,
+                        examples=examples,
+                        findings=findings,
+                    )
 
+    print(f"{service}: {findings.report()}")  # shown with -rP: what each operation answered
     assert not findings.failures, findings.report()
     # The credentials worked: every operation that takes them answered something besides 401.
     refused = [label for label in authenticated if set(findings.statuses[label]) <= {401}]

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_SERVICE_KEY, TEST_TOKEN_MINT_KEY
 from devstack.services import Fleet
@@ -216,6 +217,38 @@ async def test_a_skool_delivery_for_an_address_with_a_control_character_is_refus
         "email": "sam\x1c@example.com",
         "community_id": "fuzz-club",
         "occurred_at": "2026-11-01T09:00:00Z",
+    }
+    body = json.dumps(delivery).encode()
+    stamp = int(time.time())
+    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
+    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
+
+    answer = await call_service(
+        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers
+    )
+
+    assert error_of(answer) == (422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"occurred_at": "0001-01-01T00:00:00+01:00"},  # an hour before the first moment in UTC
+        {"occurred_at": "2026-11-01T09:00:00Z", "period_end": "9999-12-31T23:59:59-01:00"},  # past the last
+    ],
+)
+async def test_a_skool_delivery_time_no_utc_datetime_can_hold_is_a_422(
+    services: Fleet, times: dict[str, str]
+) -> None:
+    """Found by the fuzzing (seed 301363108244, 150 examples): a signed delivery whose time with its
+    offset lies outside what a datetime holds in UTC made the validator's conversion raise
+    OverflowError, a 500 (the automation retries a 5xx)."""
+    delivery = {
+        "event": "member.subscribed",
+        "email": "sam@example.com",
+        "community_id": "fuzz-club",
+        **times,
     }
     body = json.dumps(delivery).encode()
     stamp = int(time.time())

@@ -10,16 +10,21 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 
 import httpx
 
+from billing.settings import DEV_STRIPE_API_KEY
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.prometheus import DEFAULT_PORT as PROMETHEUS_PORT
 from devstack.prometheus import PrometheusServer, start_prometheus
-from devstack.services import SERVICES, replica_counts, service_port
+from devstack.services import SERVICES, Fleet, replica_counts, service_port
 from devstack.status import collect_status, render
+from devstack.stripe_mock import LEGACY_DEV_STRIPE_API_KEYS
+from devstack.system import Logger
 from devstack.trace import as_json, collect_trace
 from devstack.trace import render as render_trace
 from devstack.webhooks import clerk_user_created, signed_delivery
@@ -45,7 +50,8 @@ DEFAULTS = {
     "PLATFORM_TOKEN_AUDIENCE": "backbone",
     "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "10",
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_dev_stripe_webhook_secret",
-    "BILLING_STRIPE_API_KEY": "sk_test_dev_placeholder  (a real key: no stripe-mock is started)",
+    "BILLING_STRIPE_API_KEY": f"{DEV_STRIPE_API_KEY}  (stripe-mock's test key: stripe-mock is started; "
+    "set a real key to use Stripe itself)",
     "BILLING_STRIPE_API_BASE": "(unset: stripe-mock's URL, started on 127.0.0.1:12111)",
     "BILLING_PAST_DUE_GRACE_DAYS": "7",
     "SKOOL_INGEST_WEBHOOK_SECRET": "dev-skool-webhook-secret",
@@ -82,6 +88,29 @@ def print_configuration() -> None:
     print("    DEVSTACK_REPLICAS_<PREFIX>  (replicas of one service, e.g. DEVSTACK_REPLICAS_WORKSPACE=3)")
 
 
+def development_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What `devstack run` sets for the services beyond the platform's own addresses (broker,
+    database, SMTP sink, stripe-mock, JWKS): nothing else, so every other setting is the services'
+    own development default, the very defaults `make run` prints. One correction: the earlier
+    development Stripe key, which stripe-mock refuses, is replaced by the current one."""
+    if environ.get("BILLING_STRIPE_API_KEY") in LEGACY_DEV_STRIPE_API_KEYS:
+        return {"BILLING_STRIPE_API_KEY": DEV_STRIPE_API_KEY}
+    return {}
+
+
+def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
+    """The platform `make run` starts (ports moved by `offset`, files under `root`); the test of
+    the README's flows (tests/e2e/test_make_run_flows.py) starts its own through this too."""
+    return Platform(root=root, ports=Ports().shifted(offset), log=log, replicas=replica_counts())
+
+
+def start_development_platform(platform: Platform) -> Fleet:
+    """Kafka, PostgreSQL, the SMTP sink, stripe-mock (unless a real Stripe key is set), then the
+    services with `development_env()`."""
+    platform.start_infrastructure()
+    return platform.start_services(extra_env=development_env())
+
+
 def run() -> int:
     stop_requested = threading.Event()
 
@@ -92,13 +121,13 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print_configuration()
+    for name, value in development_env().items():
+        _say(f"{name}={os.environ[name]}: the earlier dev key, refused by stripe-mock; billing gets {value}")
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
-    ports = Ports().shifted(offset)
-    platform = Platform(root=local_dir(), ports=ports, log=_say, replicas=replica_counts())
+    platform = development_platform(root=local_dir(), offset=offset, log=_say)
     prometheus: PrometheusServer | None = None
     try:
-        platform.start_infrastructure()
-        fleet = platform.start_services()
+        fleet = start_development_platform(platform)
         prometheus = start_prometheus(
             port=PROMETHEUS_PORT + offset,
             folder=local_dir() / "prometheus",

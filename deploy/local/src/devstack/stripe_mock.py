@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from billing.settings import DEV_STRIPE_API_KEY
 from devstack.child import Child
 from devstack.paths import REPO_ROOT, local_dir
 from devstack.processes import ensure_port_free, port_open, spawn, wait_until
@@ -26,7 +27,12 @@ from devstack.system import Logger
 
 STRIPE_MOCK_VERSION = "v0.203.0"
 STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
-DEV_STRIPE_API_KEYS = {"sk_test_dev_placeholder", ""}
+# The development key (billing's settings default: stripe-mock accepts `sk_test_<one word>` and
+# nothing else), and the earlier placeholder `sk_test_dev_placeholder`, which stripe-mock refuses:
+# still a development key (stripe-mock is started), and `devstack run` hands billing the current
+# one instead (devstack.cli.development_env).
+LEGACY_DEV_STRIPE_API_KEYS = frozenset({"sk_test_dev_placeholder"})
+DEV_STRIPE_API_KEYS = frozenset({DEV_STRIPE_API_KEY, "", *LEGACY_DEV_STRIPE_API_KEYS})
 
 
 def stripe_mock_binary() -> Path:

@@ -8,7 +8,7 @@ from shared.settings import ServiceSettings
 
 # Development only; refused outside development.
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_stripe_webhook_secret"
-DEV_STRIPE_API_KEY = "sk_test_dev_placeholder"
+DEV_STRIPE_API_KEY = "sk_test_devplaceholder"  # stripe-mock accepts sk_test_<one word> only
 
 
 class BillingSettings(ServiceSettings):

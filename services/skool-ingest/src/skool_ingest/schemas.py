@@ -20,10 +20,16 @@ def normalize_email(email: str) -> str:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """A timestamp without an offset is taken as UTC."""
+    """A timestamp without an offset is taken as UTC. One whose offset moves it past what a datetime
+    holds (`0001-01-01T00:00:00+01:00`) is invalid input (a ValueError: 422), not an OverflowError."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("the time is out of range in UTC") from error
 
 
 class SkoolDelivery(BaseModel):
