@@ -237,6 +237,15 @@ def trace(args: argparse.Namespace) -> int:
     return 0 if found.complete else 1
 
 
+def _port_offset() -> int:
+    return int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
+
+
+def _local_bootstrap() -> str:
+    """KAFKA_BOOTSTRAP_SERVERS, else `make run`'s Kafka (moved by DEVSTACK_PORT_OFFSET)."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{9092 + _port_offset()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,17 +258,19 @@ def main() -> None:
     send.add_argument("--identity", default="http://127.0.0.1:8001")
     send.add_argument("--timeout", type=float, default=30)
     status = commands.add_parser("status", help="outbox backlogs, consumer lag, dead letters")
-    status.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    status.add_argument("--bootstrap", default=_local_bootstrap())
     status.add_argument(
         "--database-url",
-        default=os.environ.get("DATABASE_URL", "postgresql://backbone@127.0.0.1:54329/postgres"),
+        default=os.environ.get(
+            "DATABASE_URL", f"postgresql://backbone@127.0.0.1:{54329 + _port_offset()}/postgres"
+        ),
     )
     dlq = commands.add_parser("dlq", help="dead letters: list them, replay one or all")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("topic", help="the original topic, e.g. identity.users")
     dlq.add_argument("--partition", type=int, default=None, help="with --offset: replay this record only")
     dlq.add_argument("--offset", type=int, default=None)
-    dlq.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    dlq.add_argument("--bootstrap", default=_local_bootstrap())
     follow = commands.add_parser("trace", help="one user's, org's, invitation's or Skool member's timeline")
     follow.add_argument("id", help="a user id, org id, email, invitation slug or Skool member id")
     follow.add_argument("--json", action="store_true", help="machine-readable output")
