@@ -211,6 +211,18 @@ async def test_an_auth_delivery_that_is_not_utf8_is_an_invalid_signature(service
     assert error_of(answer) == (401, "invalid_signature")
 
 
+async def post_signed_skool_delivery(services: Fleet, delivery: dict[str, str]) -> httpx.Response:
+    """A Skool delivery signed with the test secret, as the automation sends it."""
+    body = json.dumps(delivery).encode()
+    stamp = int(time.time())
+    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
+    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
+    return await call_service(
+        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers
+    )
+
+
 async def test_a_skool_delivery_for_an_address_with_a_control_character_is_refused(services: Fleet) -> None:
     delivery = {
         "event": "member.subscribed",
@@ -218,15 +230,7 @@ async def test_a_skool_delivery_for_an_address_with_a_control_character_is_refus
         "community_id": "fuzz-club",
         "occurred_at": "2026-11-01T09:00:00Z",
     }
-    body = json.dumps(delivery).encode()
-    stamp = int(time.time())
-    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
-    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
-
-    answer = await call_service(
-        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers
-    )
+    answer = await post_signed_skool_delivery(services, delivery)
 
     assert error_of(answer) == (422, "validation_error")
 
@@ -250,14 +254,6 @@ async def test_a_skool_delivery_time_no_utc_datetime_can_hold_is_a_422(
         "community_id": "fuzz-club",
         **times,
     }
-    body = json.dumps(delivery).encode()
-    stamp = int(time.time())
-    secret = TEST_ENV["SKOOL_INGEST_WEBHOOK_SECRET"].encode()
-    digest = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
-
-    answer = await call_service(
-        services, "skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers
-    )
+    answer = await post_signed_skool_delivery(services, delivery)
 
     assert error_of(answer) == (422, "validation_error")

@@ -72,6 +72,16 @@ async def token_mailed_to(platform: Platform, address: str) -> str:
     return match.group(1)
 
 
+async def signup_verdicts(platform: Platform, user_id: str) -> list[tuple[str, str | None]]:
+    """What workspace recorded of the user's invited signup: (outcome, reason) rows."""
+    rows = await fetch(
+        service_db(platform, "workspace"),
+        "SELECT outcome, reason FROM invited_signups WHERE user_id = $1",
+        user_id,
+    )
+    return [(row["outcome"], row["reason"]) for row in rows]
+
+
 async def test_a_manager_may_grant_only_the_four_roles_below_manager(
     services: Fleet, platform: Platform, team_org: Any, invites_client: httpx.AsyncClient
 ) -> None:
@@ -202,12 +212,7 @@ async def test_what_a_demoted_admin_made_is_refused_as_revoked(
     assert (await post_auth_webhook(services, body, headers)).status_code == 200
     claims = await complete_claims(services, newcomer)
     assert claims["is_personal_org"] is True
-    verdict = await fetch(
-        service_db(platform, "workspace"),
-        "SELECT outcome, reason FROM invited_signups WHERE user_id = $1",
-        newcomer,
-    )
-    assert [(row["outcome"], row["reason"]) for row in verdict] == [("failed", "invitation_revoked")]
+    assert await signup_verdicts(platform, newcomer) == [("failed", "invitation_revoked")]
 
 
 async def test_an_email_invitation_of_a_demoted_maker_does_not_bind_a_signup(
@@ -241,10 +246,5 @@ async def test_an_email_invitation_of_a_demoted_maker_does_not_bind_a_signup(
 
     claims = await complete_claims(services, newcomer)
     assert claims["is_personal_org"] is True
-    verdict = await fetch(
-        service_db(platform, "workspace"),
-        "SELECT outcome, reason FROM invited_signups WHERE user_id = $1",
-        newcomer,
-    )
-    assert [(row["outcome"], row["reason"]) for row in verdict] == [("failed", "invitation_revoked")]
+    assert await signup_verdicts(platform, newcomer) == [("failed", "invitation_revoked")]
     assert await role_in_invites(platform, team.org_id, newcomer) is None
