@@ -307,7 +307,12 @@ def test_tokens_checkout_a_team_org_conversion_and_a_key_rotation(dev: DevPlatfo
 
     rotated = subprocess.run(
         [sys.executable, "-m", "identity.keys", "rotate"],
-        env={**_developer_environ(), "DATABASE_URL": dev.platform.database_url},
+        # As the README says it: the tool runs with make run's environment, named explicitly.
+        env={
+            **_developer_environ(),
+            "PLATFORM_ENVIRONMENT": "development",
+            "DATABASE_URL": dev.platform.database_url,
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -7,9 +7,10 @@ development default, and outside development a secret still at its default is re
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import sys
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -18,14 +19,43 @@ from sqlalchemy.engine import make_url
 DEV_SERVICE_KEY = "dev-service-key-change-me"
 DEV_TOKEN_MINT_KEY = "dev-token-mint-key-change-me"
 DEV_OPERATOR_KEY = "dev-operator-key-change-me"
+# The services' own development secrets, kept here so that every service knows them all: outside
+# development a secret equal to ANY published development value is refused, not only its own.
+DEV_AUTH_WEBHOOK_SECRET = "whsec_ZGV2LWF1dGgtd2ViaG9vay1zZWNyZXQtMDAwMA=="
+DEV_SIGNING_KEY_PASSPHRASE = "dev-signing-key-passphrase-change-me"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_stripe_webhook_secret"
+DEV_STRIPE_API_KEY = "sk_test_devplaceholder"  # stripe-mock accepts sk_test_<one word> only
+LEGACY_DEV_STRIPE_API_KEY = "sk_test_dev_placeholder"  # the earlier one (stripe-mock refused it)
+DEV_SKOOL_WEBHOOK_SECRET = "dev-skool-webhook-secret"
+DEVELOPMENT_SECRETS = frozenset(
+    {
+        DEV_SERVICE_KEY,
+        DEV_TOKEN_MINT_KEY,
+        DEV_OPERATOR_KEY,
+        DEV_AUTH_WEBHOOK_SECRET,
+        DEV_SIGNING_KEY_PASSPHRASE,
+        DEV_STRIPE_WEBHOOK_SECRET,
+        DEV_STRIPE_API_KEY,
+        LEGACY_DEV_STRIPE_API_KEY,
+        DEV_SKOOL_WEBHOOK_SECRET,
+    }
+)
+# Outside development a secret shorter than this (in UTF-8 bytes) is refused.
+MIN_SECRET_BYTES = 32
 DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
 DEV_JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
 DEV_TOKEN_ISSUER = "backbone-identity"
 DEV_TOKEN_AUDIENCE = "backbone"
 
 
-class PlaceholderSecretError(ValueError):
-    """A secret still holds its development default in a non-development environment."""
+class UnsafeSettings(ValueError):
+    """Settings a service must not start with: no explicit `PLATFORM_ENVIRONMENT`, or (outside
+    development) a secret that is empty, short or a published development value. The message
+    names the variable, never its value."""
+
+
+# The earlier name, kept for callers that catch it.
+PlaceholderSecretError = UnsafeSettings
 
 
 class ServiceSettings(BaseSettings):
@@ -38,8 +68,10 @@ class ServiceSettings(BaseSettings):
     # Names of fields whose development default must never reach production.
     secret_fields: ClassVar[tuple[str, ...]] = ("service_key", "token_mint_key", "operator_key")
 
-    environment: Literal["development", "test", "production"] = Field(
-        default="development", validation_alias="PLATFORM_ENVIRONMENT"
+    # No default on purpose: a deployment that forgets it must not run on development secrets
+    # (fail closed); `make run` and the test platform set it themselves.
+    environment: Literal["development", "test", "production"] | None = Field(
+        default=None, validation_alias="PLATFORM_ENVIRONMENT"
     )
     # Which replica this process is (set by the runner: `workspace-2`); names its Kafka clients.
     instance: str = Field(default="", validation_alias="SERVICE_INSTANCE")
@@ -91,16 +123,29 @@ class ServiceSettings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+    def _fail_closed(self) -> ServiceSettings:
+        if self.environment is None:
+            raise UnsafeSettings(
+                "PLATFORM_ENVIRONMENT is not set: set it to development, test or production "
+                "(a service never guesses which, so it never runs on development secrets by accident)"
+            )
         if self.environment == "development":
             return self
         for name in self.secret_fields:
-            default = type(self).model_fields[name].default
-            if getattr(self, name) == default:
-                raise PlaceholderSecretError(
-                    f"{name} still holds its development default; set it for {self.environment}"
+            problem = _secret_problem(getattr(self, name), own_default=type(self).model_fields[name].default)
+            if problem is not None:
+                raise UnsafeSettings(
+                    f"{self.variable_of(name)} {problem} (PLATFORM_ENVIRONMENT={self.environment})"
                 )
         return self
+
+    @classmethod
+    def variable_of(cls, field: str) -> str:
+        """The variable a field is read from: `PLATFORM_SERVICE_KEY`, `BILLING_STRIPE_API_KEY`."""
+        alias = cls.model_fields[field].validation_alias
+        if isinstance(alias, str):
+            return alias
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
     @property
     def http_port(self) -> int:
@@ -125,6 +170,39 @@ class ServiceSettings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return self.service_name
+
+
+def _secret_problem(value: str, *, own_default: object) -> str | None:
+    """What is wrong with a secret outside development (never quoting it), or None."""
+    if not value:
+        return "is empty"
+    if value in DEVELOPMENT_SECRETS or value == own_default:
+        return "holds a published development value"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """A service's settings, or exit (status 2) with what is wrong, before anything connects.
+
+    The message names each variable at fault and never its value (pydantic's own message would
+    quote the input, secrets included)."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        problems = [_describe(problem) for problem in error.errors(include_url=False, include_input=False)]
+        print(f"{settings_class.service_name}: refusing to start: " + "; ".join(problems), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _describe(problem: Any) -> str:
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"{where}: {message}" if where else message
 
 
 def as_asyncpg_url(url: str) -> str:

@@ -92,10 +92,13 @@ def development_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """What `devstack run` sets for the services beyond the platform's own addresses (broker,
     database, SMTP sink, stripe-mock, JWKS): nothing else, so every other setting is the services'
     own development default, the very defaults `make run` prints. One correction: the earlier
-    development Stripe key, which stripe-mock refuses, is replaced by the current one."""
+    development Stripe key, which stripe-mock refuses, is replaced by the current one. And it
+    says which environment this is: `development`, unless the shell says otherwise (a service
+    refuses to start without an explicit PLATFORM_ENVIRONMENT)."""
+    env = {"PLATFORM_ENVIRONMENT": environ.get("PLATFORM_ENVIRONMENT") or "development"}
     if environ.get("BILLING_STRIPE_API_KEY") in LEGACY_DEV_STRIPE_API_KEYS:
-        return {"BILLING_STRIPE_API_KEY": DEV_STRIPE_API_KEY}
-    return {}
+        env["BILLING_STRIPE_API_KEY"] = DEV_STRIPE_API_KEY
+    return env
 
 
 def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:

@@ -23,11 +23,11 @@ TEST_PORTS = Ports(
     kafka=19092, kafka_controller=19093, postgres=55432, smtp=18025, stripe=22111, service_offset=10000
 ).shifted(int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0")))
 # The three purpose-split keys (API.md "Authentication"): product backends, token minting, operators.
-TEST_SERVICE_KEY = "test-service-key"
-TEST_TOKEN_MINT_KEY = "test-token-mint-key"
-TEST_OPERATOR_KEY = "test-operator-key"
+TEST_SERVICE_KEY = "test-service-key-of-the-test-platform"
+TEST_TOKEN_MINT_KEY = "test-token-mint-key-of-the-test-platform"
+TEST_OPERATOR_KEY = "test-operator-key-of-the-test-platform"
 TEST_AUTH_SECRET = "whsec_dGVzdC1hdXRoLXdlYmhvb2stc2VjcmV0LTEyMzQ="
-TEST_SIGNING_KEY_PASSPHRASE = "test-signing-key-passphrase"
+TEST_SIGNING_KEY_PASSPHRASE = "test-signing-key-passphrase-of-the-test-platform"
 # Fast retries in tests; production keeps the defaults in ServiceSettings.
 TEST_ENV = {
     "PLATFORM_ENVIRONMENT": "test",
@@ -40,11 +40,11 @@ TEST_ENV = {
     # refetch the JWKS once a second (the delay must be at least the refetch interval).
     "PLATFORM_JWKS_REFETCH_INTERVAL_SECONDS": "1",
     "IDENTITY_KEY_PUBLISH_DELAY_SECONDS": "2",
-    "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe",
-    "BILLING_STRIPE_API_KEY": "sk_test_backbone",
+    "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_test_stripe_webhook_secret_of_the_platform",
+    "BILLING_STRIPE_API_KEY": "sk_test_backbonetestplatform0123456789",
     # billing's lapse job (past-due grace, trial and cancelled-period ends) checks twice a second.
     "BILLING_LAPSE_CHECK_SECONDS": "0.5",
-    "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-secret",
+    "SKOOL_INGEST_WEBHOOK_SECRET": "test-skool-webhook-secret-of-the-platform",
 }
 
 

@@ -24,6 +24,7 @@ from devstack.child import Child
 from devstack.paths import REPO_ROOT, local_dir
 from devstack.processes import ensure_port_free, port_open, spawn, wait_until
 from devstack.system import Logger
+from shared.settings import LEGACY_DEV_STRIPE_API_KEY
 
 STRIPE_MOCK_VERSION = "v0.203.0"
 STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
@@ -31,7 +32,7 @@ STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
 # nothing else), and the earlier placeholder `sk_test_dev_placeholder`, which stripe-mock refuses:
 # still a development key (stripe-mock is started), and `devstack run` hands billing the current
 # one instead (devstack.cli.development_env).
-LEGACY_DEV_STRIPE_API_KEYS = frozenset({"sk_test_dev_placeholder"})
+LEGACY_DEV_STRIPE_API_KEYS = frozenset({LEGACY_DEV_STRIPE_API_KEY})
 DEV_STRIPE_API_KEYS = frozenset({DEV_STRIPE_API_KEY, "", *LEGACY_DEV_STRIPE_API_KEYS})
 
 

@@ -2,6 +2,7 @@
 
 from billing.settings import BillingSettings
 from shared.entrypoint import serve
+from shared.settings import load_settings
 
 if __name__ == "__main__":
-    serve("billing.app:create_app", BillingSettings())
+    serve("billing.app:create_app", load_settings(BillingSettings))

@@ -4,11 +4,10 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+# Development only, refused outside development (shared.settings keeps every such value).
+from shared.settings import DEV_STRIPE_API_KEY as DEV_STRIPE_API_KEY
+from shared.settings import DEV_STRIPE_WEBHOOK_SECRET as DEV_STRIPE_WEBHOOK_SECRET
 from shared.settings import ServiceSettings
-
-# Development only; refused outside development.
-DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_stripe_webhook_secret"
-DEV_STRIPE_API_KEY = "sk_test_devplaceholder"  # stripe-mock accepts sk_test_<one word> only
 
 
 class BillingSettings(ServiceSettings):

@@ -2,6 +2,7 @@
 
 from identity.settings import IdentitySettings
 from shared.entrypoint import serve
+from shared.settings import load_settings
 
 if __name__ == "__main__":
-    serve("identity.app:create_app", IdentitySettings())
+    serve("identity.app:create_app", load_settings(IdentitySettings))

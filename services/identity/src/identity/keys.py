@@ -20,6 +20,7 @@ from identity.service.signing_keys import rotate_signing_key
 from identity.settings import IdentitySettings
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
+from shared.settings import load_settings
 
 
 def _database(settings: IdentitySettings) -> Database:
@@ -72,7 +73,7 @@ def main() -> None:
         "(default IDENTITY_KEY_PUBLISH_DELAY_SECONDS; 0 only when no verifier can be caught out)",
     )
     args = parser.parse_args()
-    settings = IdentitySettings()
+    settings = load_settings(IdentitySettings)
     if args.command == "rotate":
         delay = settings.key_publish_delay_seconds if args.delay is None else args.delay
         asyncio.run(_rotate(settings, delay=delay))

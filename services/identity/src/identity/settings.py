@@ -5,12 +5,11 @@ from typing import ClassVar, Self
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+# A syntactically valid Svix secret, and the passphrase that encrypts the signing keys' private
+# halves at rest: development only, refused elsewhere (shared.settings keeps every such value).
+from shared.settings import DEV_AUTH_WEBHOOK_SECRET as DEV_AUTH_WEBHOOK_SECRET
+from shared.settings import DEV_SIGNING_KEY_PASSPHRASE as DEV_SIGNING_KEY_PASSPHRASE
 from shared.settings import ServiceSettings
-
-# A syntactically valid Svix secret for local development only; refused outside development.
-DEV_AUTH_WEBHOOK_SECRET = "whsec_ZGV2LWF1dGgtd2ViaG9vay1zZWNyZXQtMDAwMA=="
-# Encrypts the signing keys' private halves at rest (development only; refused elsewhere).
-DEV_SIGNING_KEY_PASSPHRASE = "dev-signing-key-passphrase-change-me"
 
 
 class IdentitySettings(ServiceSettings):

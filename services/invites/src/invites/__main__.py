@@ -2,6 +2,7 @@
 
 from invites.settings import InvitesSettings
 from shared.entrypoint import serve
+from shared.settings import load_settings
 
 if __name__ == "__main__":
-    serve("invites.app:create_app", InvitesSettings())
+    serve("invites.app:create_app", load_settings(InvitesSettings))

@@ -34,7 +34,7 @@ from invites.settings import InvitesSettings
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role, set_tenant
-from shared.settings import as_libpq_url
+from shared.settings import as_libpq_url, load_settings
 
 MIGRATED_BY = LEGACY_CREATOR
 # A code without an expiry becomes a link that lives as long as the longest new link (the cut-over
@@ -222,7 +222,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 async def run(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    settings = InvitesSettings()
+    settings = load_settings(InvitesSettings)
     rows = read_csv(arguments.csv) if arguments.csv else await read_table(arguments.database_url)
     url = settings.effective_database_url
     await ensure_database(url)

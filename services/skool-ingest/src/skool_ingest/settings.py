@@ -5,10 +5,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import DEV_SKOOL_WEBHOOK_SECRET, ServiceSettings
 
-# Development only; refused outside development.
-DEV_WEBHOOK_SECRET = "dev-skool-webhook-secret"
+# Development only, refused outside development (shared.settings keeps every such value).
+DEV_WEBHOOK_SECRET = DEV_SKOOL_WEBHOOK_SECRET
 
 
 class SkoolIngestSettings(ServiceSettings):
