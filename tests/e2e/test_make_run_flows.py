@@ -206,9 +206,14 @@ def test_make_run_says_it_starts_stripe_mock_and_gives_billing_a_key_stripe_mock
     # The earlier placeholder is still a development key, and billing gets the current one.
     assert "sk_test_dev_placeholder" in DEV_STRIPE_API_KEYS
     assert development_env({"BILLING_STRIPE_API_KEY": "sk_test_dev_placeholder"}) == {
-        "BILLING_STRIPE_API_KEY": DEV_STRIPE_API_KEY
+        "PLATFORM_ENVIRONMENT": "development",
+        "BILLING_STRIPE_API_KEY": DEV_STRIPE_API_KEY,
     }
-    assert development_env({"BILLING_STRIPE_API_KEY": "sk_live_real"}) == {}
+    assert development_env({"BILLING_STRIPE_API_KEY": "sk_live_real"}) == {
+        "PLATFORM_ENVIRONMENT": "development"
+    }
+    # make run says which environment it is (a service refuses to guess); the shell may say another.
+    assert development_env({"PLATFORM_ENVIRONMENT": "production"}) == {"PLATFORM_ENVIRONMENT": "production"}
 
 
 # --- "Try a signup by hand" -------------------------------------------------------------------

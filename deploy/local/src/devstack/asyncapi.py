@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,19 @@ DOCS_DIR = REPO_ROOT / "docs" / "asyncapi"
 
 
 def service_apps() -> dict[str, FastAPI]:
-    """Each service's app, built as its process builds it (nothing started), by service name."""
-    return {spec.name: importlib.import_module(f"{spec.package}.app").create_app() for spec in SERVICES}
+    """Each service's app, built as its process builds it (nothing started), by service name.
+
+    Built in development whatever the shell says: only their declarations are read (topics,
+    subscriptions, schemas), and a service refuses to be built without an environment."""
+    previous = os.environ.get("PLATFORM_ENVIRONMENT")
+    os.environ["PLATFORM_ENVIRONMENT"] = "development"
+    try:
+        return {spec.name: importlib.import_module(f"{spec.package}.app").create_app() for spec in SERVICES}
+    finally:
+        if previous is None:
+            del os.environ["PLATFORM_ENVIRONMENT"]
+        else:
+            os.environ["PLATFORM_ENVIRONMENT"] = previous
 
 
 def service_documents() -> dict[str, dict[str, Any]]:

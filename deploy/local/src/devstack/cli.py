@@ -124,8 +124,11 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print_configuration()
-    for name, value in development_env().items():
-        _say(f"{name}={os.environ[name]}: the earlier dev key, refused by stripe-mock; billing gets {value}")
+    if development_env().get("BILLING_STRIPE_API_KEY") == DEV_STRIPE_API_KEY:
+        _say(
+            f"BILLING_STRIPE_API_KEY={os.environ['BILLING_STRIPE_API_KEY']}: the earlier dev key, "
+            f"refused by stripe-mock; billing gets {DEV_STRIPE_API_KEY}"
+        )
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     platform = development_platform(root=local_dir(), offset=offset, log=_say)
     prometheus: PrometheusServer | None = None
