@@ -117,6 +117,9 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = 72
     inbox_retention_hours: float = 24 * 14
     # Request body limits (shared.http.body_limit): over them, 413 payload_too_large.
+    # Proxies whose `X-Forwarded-For` the rate limits believe (comma-separated CIDRs; none by
+    # default): shared.http.ratelimit.TrustedProxies.
+    trusted_proxies: str = Field(default="", validation_alias="PLATFORM_TRUSTED_PROXIES")
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, validation_alias="PLATFORM_MAX_BODY_BYTES")
     max_webhook_body_bytes: int = Field(
         default=256 * 1024, gt=0, validation_alias="PLATFORM_MAX_WEBHOOK_BODY_BYTES"

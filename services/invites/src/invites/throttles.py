@@ -36,7 +36,7 @@ class Throttles:
     def from_settings(cls, settings: InvitesSettings) -> Throttles:
         cap = settings.rate_limit_max_clients
         return cls(
-            proxies=TrustedProxies.from_environment(),
+            proxies=TrustedProxies.parse(settings.trusted_proxies),
             per_client=RateLimiter(settings.public_rate_limit_per_minute, max_keys=cap),
             redeem_per_user=RateLimiter(
                 settings.redeem_misses_per_user_per_minute, max_keys=cap, what="unknown invitation links"

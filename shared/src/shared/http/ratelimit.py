@@ -23,8 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
 
 from shared.errors import DomainError
@@ -93,14 +91,6 @@ class RateLimiter:
         return len(self._windows)
 
 
-class ProxySettings(BaseSettings):
-    """`PLATFORM_TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` is believed."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    trusted_proxies: str = Field(default="", validation_alias="PLATFORM_TRUSTED_PROXIES")
-
-
 @dataclass(frozen=True)
 class TrustedProxies:
     networks: tuple[IPNetwork, ...] = ()
@@ -110,10 +100,6 @@ class TrustedProxies:
         """Comma-separated (or listed) CIDRs or addresses; a malformed one is a ValueError."""
         items = value.split(",") if isinstance(value, str) else list(value)
         return cls(tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip()))
-
-    @classmethod
-    def from_environment(cls) -> TrustedProxies:
-        return cls.parse(ProxySettings().trusted_proxies)
 
     def __contains__(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self.networks)
