@@ -10,20 +10,20 @@ from typing import Any
 import httpx
 
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.testing import (
     bearer_token,
     call_service,
     complete_claims,
     count,
+    delete_user,
     eventually,
     new_slug,
     new_user_id,
     post_auth_webhook,
     signup_delivery,
 )
-from devstack.webhooks import signed_delivery
 
 
 async def sign_up_with(
@@ -42,14 +42,6 @@ async def sign_up_with(
         what=f"billing knows {user_id}'s address",
     )
     return user_id, claims["org_id"]
-
-
-async def delete_account(fleet: Fleet, user_id: str) -> None:
-    body, headers = signed_delivery(
-        {"type": "user.deleted", "data": {"id": user_id, "deleted": True}}, secret=TEST_AUTH_SECRET
-    )
-    response = await post_auth_webhook(fleet, body, headers)
-    assert response.status_code == 200, response.text
 
 
 async def convert(fleet: Fleet, user_id: str, org_id: str, plan: str = "starter") -> dict[str, Any]:
@@ -80,7 +72,7 @@ async def test_a_second_account_with_the_same_address_gets_no_second_trial(
     email = f"trial-{uuid.uuid4().hex[:12]}@example.com"
     first_user, first_org = await sign_up_with(services, platform, email)
     first = await convert(services, first_user, first_org, plan="professional")
-    await delete_account(services, first_user)
+    await delete_user(services, first_user)
     # The same person again: a new account (a new user id) with the same address, any case.
     second_user, second_org = await sign_up_with(services, platform, f"  {email.upper()}")
     second = await convert(services, second_user, second_org, plan="professional")
