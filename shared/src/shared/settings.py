@@ -54,10 +54,6 @@ class UnsafeSettings(ValueError):
     names the variable, never its value."""
 
 
-# The earlier name, kept for callers that catch it.
-PlaceholderSecretError = UnsafeSettings
-
-
 class ServiceSettings(BaseSettings):
     """Fields every service has; subclasses set `service_name` and `model_config` (env prefix)."""
 
