@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.child import Child
 from devstack.kafka import KafkaServer, create_topics
 from devstack.postgres import PostgresServer, create_databases
-from devstack.services import SERVICES, Fleet, database_name
+from devstack.services import SERVICES, Fleet, ServiceSpec, database_name
 from devstack.smtp_sink import SmtpSink
 from devstack.stripe_mock import StripeMock, wants_stripe_mock
 from devstack.supervisor import RestartPolicy, Supervisor
@@ -124,13 +124,22 @@ class Platform:
             **({"BILLING_STRIPE_API_BASE": self.stripe_mock.url} if self.stripe_mock else {}),
         }
 
-    def start_services(self, *, extra_env: dict[str, str] | None = None) -> Fleet:
+    def start_services(
+        self,
+        *,
+        extra_env: dict[str, str] | None = None,
+        own_env: Callable[[ServiceSpec], Mapping[str, str]] | None = None,
+        withheld: Callable[[ServiceSpec], Collection[str]] | None = None,
+    ) -> Fleet:
+        """Every service's replicas (see Fleet.configure for `own_env` and `withheld`)."""
         self.fleet = Fleet.configure(
             shared_env={**self.shared_env(), **(extra_env or {})},
             log_dir=self.root / "logs",
             port_offset=self.ports.service_offset,
             replicas=self.replicas,
             supervisor=self.supervisor,
+            own_env=own_env,
+            withheld=withheld,
         )
         counts = ", ".join(f"{name} x{len(group)}" for name, group in self.fleet.replicas.items())
         self.log(f"services: starting {counts}")

@@ -14,7 +14,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,14 +181,23 @@ class Fleet:
         only: list[str] | None = None,
         replicas: Mapping[str, int] | None = None,
         supervisor: Supervisor | None = None,
+        own_env: Callable[[ServiceSpec], Mapping[str, str]] | None = None,
+        withheld: Callable[[ServiceSpec], Collection[str]] | None = None,
     ) -> Fleet:
+        """Replicas of every service (or `only` these). Each process gets this process's
+        environment, `shared_env`, its own `own_env(spec)` (the production profile: its own
+        credentials only) and its port; the variables `withheld(spec)` names are removed from
+        what it inherits (another service's credentials in the operator's shell)."""
         fleet = cls(log_dir=log_dir, supervisor=supervisor)
         shared_env = {**jwks_env(port_offset), **shared_env}
         for spec in SERVICES:
             if only is not None and spec.name not in only:
                 continue
             port = service_port(spec, port_offset)
-            env = {**os.environ, **shared_env, f"{spec.env_prefix}_PORT": str(port)}
+            hidden = set(withheld(spec)) if withheld else set()
+            inherited = {name: value for name, value in os.environ.items() if name not in hidden}
+            own = own_env(spec) if own_env else {}
+            env = {**inherited, **shared_env, **own, f"{spec.env_prefix}_PORT": str(port)}
             first = RunningService(spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}-1.log")
             fleet.replicas[spec.name] = [first]
             fleet._watch(first)
