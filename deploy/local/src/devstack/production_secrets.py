@@ -84,9 +84,7 @@ def settings_class(spec: ServiceSpec) -> type[ServiceSettings]:
 
 def secret_variables() -> list[str]:
     """Every secret variable a service refuses to start without outside development (sorted)."""
-    variables = {
-        cls.variable_of(name) for cls in map(settings_class, SERVICES) for name in cls.secret_fields
-    }
+    variables = {cls.variable_of(name) for cls in map(settings_class, SERVICES) for name in cls.secret_fields}
     return sorted(variables)
 
 
@@ -162,7 +160,9 @@ class ProductionSecrets:
                 values[name] = _postgres_url(login, password, endpoints.postgres_host_port, database)
         name = f"{OPERATOR_PREFIX}_DATABASE_URL"
         password = _password_in(existing.get(name)) or random_secret()
-        values[name] = _postgres_url(OPERATOR_DATABASE_LOGIN, password, endpoints.postgres_host_port, "postgres")
+        values[name] = _postgres_url(
+            OPERATOR_DATABASE_LOGIN, password, endpoints.postgres_host_port, "postgres"
+        )
         values[KAFKA_ADMIN_PASSWORD] = kept(KAFKA_ADMIN_PASSWORD)
         values[POSTGRES_SUPERUSER_PASSWORD] = kept(POSTGRES_SUPERUSER_PASSWORD)
         return values
@@ -171,9 +171,7 @@ class ProductionSecrets:
 
     def kafka_passwords(self) -> dict[str, str]:
         """Every Kafka principal's SCRAM password (the services' and the operator's), by user name."""
-        return {
-            principal: self.values[f"{prefix}_KAFKA_PASSWORD"] for prefix, principal in _kafka_clients()
-        }
+        return {principal: self.values[f"{prefix}_KAFKA_PASSWORD"] for prefix, principal in _kafka_clients()}
 
     def database_passwords(self) -> dict[str, str]:
         """Every database login's password, by login name."""
