@@ -19,6 +19,13 @@ import httpx
 from billing.settings import DEV_STRIPE_API_KEY
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
+from devstack.profiles import (
+    ProductionPlatform,
+    operator_environment,
+    production_platform,
+    production_root,
+    profile_of,
+)
 from devstack.prometheus import DEFAULT_PORT as PROMETHEUS_PORT
 from devstack.prometheus import PrometheusServer, start_prometheus
 from devstack.services import SERVICES, Fleet, replica_counts, service_port
@@ -123,29 +130,40 @@ def run() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print_configuration()
-    if development_env().get("BILLING_STRIPE_API_KEY") == DEV_STRIPE_API_KEY:
-        _say(
-            f"BILLING_STRIPE_API_KEY={os.environ['BILLING_STRIPE_API_KEY']}: the earlier dev key, "
-            f"refused by stripe-mock; billing gets {DEV_STRIPE_API_KEY}"
-        )
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
-    platform = development_platform(root=local_dir(), offset=offset, log=_say)
+    production: ProductionPlatform | None = None
+    if profile_of() == "production":
+        _say("profile: production (Kafka SASL_SSL + ACLs, PostgreSQL password logins, fresh secrets)")
+        production = production_platform(root=production_root(), offset=offset, log=_say)
+        platform = production.platform
+    else:
+        print_configuration()
+        if development_env().get("BILLING_STRIPE_API_KEY") == DEV_STRIPE_API_KEY:
+            _say(
+                f"BILLING_STRIPE_API_KEY={os.environ['BILLING_STRIPE_API_KEY']}: the earlier dev key, "
+                f"refused by stripe-mock; billing gets {DEV_STRIPE_API_KEY}"
+            )
+        platform = development_platform(root=local_dir(), offset=offset, log=_say)
     prometheus: PrometheusServer | None = None
     try:
-        fleet = start_development_platform(platform)
+        fleet = production.start() if production else start_development_platform(platform)
         prometheus = start_prometheus(
             port=PROMETHEUS_PORT + offset,
-            folder=local_dir() / "prometheus",
+            folder=platform.root / "prometheus",
             replicas=fleet.all(),
             log=_say,
         )
         if prometheus is not None:
             platform.supervisor.watch(prometheus.child)
         _say("the platform is up (anything that dies is restarted):")
-        print(f"    Kafka        {platform.kafka_bootstrap}")
-        print(f"    PostgreSQL   {platform.database_url}")
-        print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {local_dir() / 'mail'})")
+        if production:
+            print(f"    Kafka        {platform.kafka_bootstrap}  (SASL_SSL, SCRAM-SHA-512, ACLs)")
+            print(f"    PostgreSQL   127.0.0.1:{platform.ports.postgres}  (password logins, one per service)")
+            print(f"    secrets      {production.secrets.path}  (mode 0600: keys, webhook secrets, logins)")
+        else:
+            print(f"    Kafka        {platform.kafka_bootstrap}")
+            print(f"    PostgreSQL   {platform.database_url}")
+        print(f"    SMTP sink    127.0.0.1:{platform.ports.smtp} (mail saved in {platform.root / 'mail'})")
         if platform.stripe_mock:
             print(f"    stripe-mock  {platform.stripe_mock.url} (BILLING_STRIPE_API_BASE)")
         if prometheus is not None:
@@ -253,6 +271,10 @@ def _local_bootstrap() -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] != ["run"]:
+        # DEVSTACK_PROFILE=production: the operator commands read the profile's secrets file
+        # (its values beneath the shell's), as if it had been sourced.
+        os.environ.update(operator_environment())
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole platform; Ctrl-C stops it")
@@ -267,7 +289,8 @@ def main() -> None:
     status.add_argument("--bootstrap", default=_local_bootstrap())
     status.add_argument(
         "--database-url",
-        default=os.environ.get(
+        default=os.environ.get("OPERATOR_DATABASE_URL")
+        or os.environ.get(
             "DATABASE_URL", f"postgresql://backbone@127.0.0.1:{54329 + _port_offset()}/postgres"
         ),
     )
