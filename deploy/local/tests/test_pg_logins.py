@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 import billing
 import identity
@@ -38,7 +39,7 @@ from devstack.pg_logins import (
 )
 from devstack.postgres import SUPERUSER, PostgresServer, database_url
 from devstack.services import SERVICES, ServiceSpec
-from shared.db.migrations import upgrade_to_head
+from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.settings import as_asyncpg_url
 
 OFFSET = int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))
@@ -293,6 +294,16 @@ def test_provisioning_refuses_a_missing_password(server: PostgresServer, passwor
     incomplete = {name: value for name, value in passwords.items() if name != "workspace_owner"}
     with pytest.raises(ValueError, match="no password for the PostgreSQL logins workspace_owner"):
         provision_logins(server.url, incomplete)
+
+
+async def test_ensure_database_is_a_no_op_for_a_login_refused_the_postgres_database(
+    server: PostgresServer, passwords: dict[str, str]
+) -> None:
+    """A provisioned login cannot open `postgres`: the existence check is skipped, not fatal."""
+    await ensure_database(as_asyncpg_url(login(passwords, "workspace_owner", "workspace")))
+    wrong = login_url(HOST_PORT, "workspace_owner", "not-its-password", "workspace")
+    with pytest.raises(DBAPIError, match="password authentication failed"):
+        await ensure_database(as_asyncpg_url(wrong))
 
 
 PRODUCTION_SECRETS = {

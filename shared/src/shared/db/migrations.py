@@ -130,13 +130,13 @@ async def ensure_database(url: str) -> None:
     admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         try:
-            connection_context = await admin.connect()
+            connection = await admin.connect()
         except DBAPIError as error:
             if _refused_access(error):
                 log.info("not checking that database %s exists: %s", target.database, error.orig)
                 return
             raise
-        async with connection_context as connection:
+        try:
             exists = await connection.scalar(
                 sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
             )
@@ -146,6 +146,8 @@ async def ensure_database(url: str) -> None:
                 except (DBAPIError, ProgrammingError) as error:
                     if "already exists" not in str(error):
                         raise
+        finally:
+            await connection.close()
     finally:
         await admin.dispose()
 
