@@ -103,7 +103,8 @@ async def refused(url: str) -> BaseException:
     try:
         connection = await asyncpg.connect(url, timeout=10)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        return error
+        refusal: BaseException = error
+        return refusal
     await connection.close()
     raise AssertionError(f"connected: {url.split('@')[-1]} as {url.split('//')[1].split(':')[0]}")
 

@@ -6,8 +6,8 @@ for a consumer that applies many events in one statement (a comma-separated list
 *and forced*, and the service's sessions run as `<service>_app`, a role that neither owns the
 tables nor bypasses RLS (in development the connecting superuser only switches to it; with
 per-service logins the service connects as it, a LOGIN of that name, and the switch is to
-itself: devstack.pg_logins). So a query that forgets its `WHERE org_id = ...` still sees only the orgs the transaction
-named, and with none named it sees nothing.
+itself: devstack.pg_logins). So a query that forgets its `WHERE org_id = ...` still sees only
+the orgs the transaction named, and with none named it sees nothing.
 
 The setting is a comma-separated list, so its text must never come from input as it is: an org
 id with a comma in it would name several orgs. `set_tenant`/`set_tenants` take UUIDs (or their
