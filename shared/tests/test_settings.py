@@ -177,3 +177,20 @@ def test_the_test_environment_keeps_the_trust_auth_superuser(monkeypatch: pytest
         monkeypatch.setenv(name, real)
     monkeypatch.setenv("DATABASE_URL", "postgresql://backbone@127.0.0.1:55432/postgres")
     assert DemoSettings().effective_database_url == "postgresql+asyncpg://backbone@127.0.0.1:55432/demo_svc"
+
+
+def test_production_refuses_the_superuser_url_beside_a_service_url_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """<PREFIX>_DATABASE_URL wins over DATABASE_URL, but a production service handed the
+    superuser's URL all the same would hold its password: refused too."""
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "production")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+    monkeypatch.setenv("DEMO_DATABASE_URL", "postgresql://demo_svc_app:app-password@db/demo_svc")
+    monkeypatch.delenv("DATABASE_URL")
+    assert DemoSettings().effective_database_url.startswith("postgresql+asyncpg://demo_svc_app:")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://backbone:s3cret-superuser@db/postgres")
+    with pytest.raises(ValidationError, match="DATABASE_URL logs in as the development superuser") as refused:
+        DemoSettings()
+    assert "s3cret" not in str(refused.value)

@@ -134,6 +134,13 @@ async def test_no_trust_and_no_login_without_its_password(server: PostgresServer
     assert encryption == [], "every login's password is stored as a SCRAM verifier"
 
 
+def test_a_password_cluster_is_not_started_without_its_password(server: PostgresServer) -> None:
+    """Nor the reverse: the authentication a cluster was made with is the one it starts with."""
+    again = PostgresServer(port=PORT + 1, data_dir=server.data_dir, durable=False)
+    with pytest.raises(RuntimeError, match="initialised with scram-sha-256 authentication, not trust"):
+        again.start(lambda message: None)
+
+
 async def test_a_service_login_opens_its_own_database_only(
     server: PostgresServer, passwords: dict[str, str]
 ) -> None:

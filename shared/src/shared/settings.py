@@ -148,10 +148,13 @@ class ServiceSettings(BaseSettings):
     def _refuse_unsafe_database_logins(self) -> None:
         """In production every database URL a service uses must carry a password and must not be
         the development superuser: one login per service (docs/security/pg16.md)."""
+        urls = []
         if self.database_url:
-            urls = [("database_url", self.database_url)]
-        else:  # the service's database on DATABASE_URL's server, as that URL's user
-            urls = [("database_server_url", self.database_server_url)]
+            urls.append(("database_url", self.database_url))
+        # DATABASE_URL is checked when it is used (no <PREFIX>_DATABASE_URL) and whenever it is
+        # given: a service whose own URL wins must still not be handed the superuser's.
+        if not self.database_url or "database_server_url" in self.model_fields_set:
+            urls.append(("database_server_url", self.database_server_url))
         if self.database_migration_url:
             urls.append(("database_migration_url", self.database_migration_url))
         for name, url in urls:

@@ -30,6 +30,8 @@ from devstack.processes import ensure_port_free, spawn, wait_until
 from devstack.system import Logger, postgres_bindir
 
 SUPERUSER = "backbone"
+# Written beside a cluster's files at initdb: the authentication it was made with.
+AUTH_MARKER = "backbone-auth"
 # The only way in when the cluster has a superuser password (see the module's docstring).
 PASSWORD_ONLY_HBA = (
     "# written by devstack: passwords (SCRAM) from 127.0.0.1 only\nhost all all 127.0.0.1/32 scram-sha-256\n"
@@ -128,6 +130,8 @@ class PostgresServer:
         if not (storage / "PG_VERSION").exists():
             log(f"initialising a PostgreSQL cluster in {storage}")
             self._initdb(bindir, storage, account)
+            (storage / AUTH_MARKER).write_text(self._auth + "\n")
+        self._check_auth_matches(storage)
         if self.superuser_password is not None:
             self._write_password_only_hba(storage, account)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +144,23 @@ class PostgresServer:
             log_file=self.log_file,
             interval=0.2,
         )
+
+    @property
+    def _auth(self) -> str:
+        return "trust" if self.superuser_password is None else "scram-sha-256"
+
+    def _check_auth_matches(self, storage: Path) -> None:
+        """A cluster keeps the authentication it was made with (the superuser's password is set
+        by initdb): a trust cluster started with a password would lock everyone out, a password
+        cluster started without one would never answer. Say so instead. (A cluster from before
+        the marker existed was made with trust.)"""
+        marker = storage / AUTH_MARKER
+        made_with = marker.read_text().strip() if marker.exists() else "trust"
+        if made_with != self._auth:
+            raise RuntimeError(
+                f"the PostgreSQL cluster in {storage} was initialised with {made_with} authentication, "
+                f"not {self._auth}: start it as it was made, or from an empty folder (fresh)"
+            )
 
     def _initdb(self, bindir: str, storage: Path, account: str | None) -> None:
         command = [f"{bindir}/initdb", "-D", str(storage), "-U", SUPERUSER, "-E", "UTF8"]
