@@ -8,6 +8,7 @@ The server is this module's own (its port: 55432 + 700 + DEVSTACK_TEST_PORT_OFFS
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import subprocess
@@ -38,6 +39,7 @@ from devstack.pg_logins import (
     service_urls,
 )
 from devstack.postgres import SUPERUSER, PostgresServer, database_url
+from devstack.provisioning import provisioning_of
 from devstack.services import SERVICES, ServiceSpec
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.settings import as_asyncpg_url
@@ -268,6 +270,9 @@ async def test_the_operator_reads_every_database_and_writes_none(
     assert await query(database_url(server_url, "identity"), "SELECT count(*) FROM membership_views") == [
         (1,)
     ]
+    # The chaos and replica runs' exactly-once check reads identity, workspace and billing with it.
+    counted = await provisioning_of(server_url, ["user_op"])
+    assert counted["user_op"].users == 0
     for service in SERVICES:
         url = database_url(server_url, DatabaseLogins.of(service).database)
         assert await query(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
@@ -319,7 +324,64 @@ PRODUCTION_SECRETS = {
     "PLATFORM_TOKEN_MINT_KEY": secrets.token_urlsafe(32),
     "PLATFORM_OPERATOR_KEY": secrets.token_urlsafe(32),
     "SKOOL_INGEST_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+    "IDENTITY_AUTH_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "IDENTITY_SIGNING_KEY_PASSPHRASE": secrets.token_urlsafe(32),
 }
+SERVICE_VARIABLES = ("PLATFORM_", "DATABASE_", "IDENTITY_", "WORKSPACE_", "BILLING_", "INVITES_", "SKOOL_")
+
+
+def production_env(service: ServiceSpec, passwords: dict[str, str]) -> dict[str, str]:
+    """A production process of `service`: strong secrets, its own two database logins, and a
+    DATABASE_URL of no use (the service URLs win; no superuser's URL is handed to it)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(SERVICE_VARIABLES)}
+    return env | {
+        **PRODUCTION_SECRETS,
+        **service_urls(HOST_PORT, service, passwords),
+        "PLATFORM_ENVIRONMENT": "production",
+        "DATABASE_URL": f"postgresql://nobody:unused@{HOST_PORT}/postgres",
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{SERVICE_HTTP_PORT + 1}",  # no broker listens there
+    }
+
+
+def test_identity_key_tool_runs_as_the_traffic_login(
+    migrated: PostgresServer, passwords: dict[str, str]
+) -> None:
+    env = production_env(spec("identity"), passwords)
+    rotated = subprocess.run(
+        [sys.executable, "-m", "identity.keys", "rotate", "--delay", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "identity.keys", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert rotated.stdout.split("new key: ")[1].split()[0] in listed.stdout
+
+
+def test_legacy_code_import_migrates_as_the_owner_and_imports_as_the_app_login(
+    server: PostgresServer, passwords: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "invite_codes.csv"
+    empty.write_text("code,org_id,role,max_uses,current_uses,expires_at\n")
+    imported = subprocess.run(
+        [sys.executable, "-m", "invites.legacy_codes", "--csv", str(empty)],
+        env=production_env(spec("invites"), passwords),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    owners = asyncio.run(
+        query(
+            database_url(server.url, "invites"),
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
+        )
+    )
+    assert [row["tableowner"] for row in owners] == ["invites_owner"]
 
 
 def test_a_service_process_migrates_as_its_owner_and_serves_as_its_app_login(
@@ -327,16 +389,10 @@ def test_a_service_process_migrates_as_its_owner_and_serves_as_its_app_login(
 ) -> None:
     """`python -m skool_ingest` in production: migrations as skool_ingest_owner, every connection
     it keeps open as skool_ingest_app; no broker here, so it is ready on its database only."""
-    service = spec("skool-ingest")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PLATFORM_", "SKOOL_"))}
-    env |= {
-        **PRODUCTION_SECRETS,
-        **service_urls(HOST_PORT, service, passwords),
-        "PLATFORM_ENVIRONMENT": "production",
-        "DATABASE_URL": f"postgresql://nobody:unused@{HOST_PORT}/postgres",
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{SERVICE_HTTP_PORT + 1}",  # no broker listens there
-        "SKOOL_INGEST_PORT": str(SERVICE_HTTP_PORT),
-    }
+    # An empty database (as a first deployment has): the process migrates it itself.
+    asyncio.run(query(server.url, "DROP DATABASE IF EXISTS skool_ingest WITH (FORCE)"))
+    provision_logins(server.url, passwords)
+    env = production_env(spec("skool-ingest"), passwords) | {"SKOOL_INGEST_PORT": str(SERVICE_HTTP_PORT)}
     log_path = tmp_path / "skool-ingest.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([sys.executable, "-m", "skool_ingest"], env=env, stdout=log, stderr=log)
@@ -358,6 +414,12 @@ def test_a_service_process_migrates_as_its_owner_and_serves_as_its_app_login(
             )
         )
         assert [row["tableowner"] for row in owners] == ["skool_ingest_owner"]
+        tables = asyncio.run(
+            query(
+                database_url(server.url, "skool_ingest"), "SELECT count(*) FROM skool_ingest_alembic_version"
+            )
+        )
+        assert tables == [(1,)]
     finally:
         process.terminate()
         process.wait(timeout=30)
