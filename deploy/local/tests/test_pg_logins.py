@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -43,6 +44,7 @@ from devstack.provisioning import provisioning_of
 from devstack.services import SERVICES, ServiceSpec
 from shared.db.migrations import ensure_database, upgrade_to_head
 from shared.settings import as_asyncpg_url
+from skool_ingest.signature import HEADER, sign
 
 OFFSET = int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))
 PORT = 55432 + 700 + OFFSET
@@ -399,6 +401,37 @@ def test_a_service_process_migrates_as_its_owner_and_serves_as_its_app_login(
     try:
         checks = wait_for_database_check(process, log_path)
         assert checks["database"] is True
+        # A signed delivery is stored (and its event put in the outbox) through the app login.
+        email = f"member-{secrets.token_hex(5)}@example.com"
+        raw = json.dumps(
+            {
+                "event": "member.subscribed",
+                "email": email,
+                "first_name": "Kim",
+                "community_id": "dojo",
+                "community_name": "Dojo",
+                "occurred_at": "2026-11-30T12:00:00Z",
+            }
+        ).encode()
+        signature = sign(
+            secret=PRODUCTION_SECRETS["SKOOL_INGEST_WEBHOOK_SECRET"], timestamp=int(time.time()), body=raw
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{SERVICE_HTTP_PORT}/v1/webhooks/skool",
+            content=raw,
+            headers={HEADER: signature},
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        stored = asyncio.run(
+            query(
+                database_url(server.url, "skool_ingest"),
+                "SELECT (SELECT count(*) FROM skool_deliveries WHERE email = $1),"
+                " (SELECT count(*) FROM outbox)",
+                email,
+            )
+        )
+        assert stored == [(1, 1)]
         users = asyncio.run(
             query(
                 server.url,
