@@ -57,6 +57,8 @@ REAL = {
     "PLATFORM_TOKEN_MINT_KEY": "a-real-token-mint-key-0123456789abcdef",
     "PLATFORM_OPERATOR_KEY": "a-real-operator-key-0123456789abcdef",
     "DEMO_WEBHOOK_SECRET": "a-real-webhook-secret-0123456789abcdef",
+    # In production a database URL must name a login of its own, with a password (not backbone).
+    "DATABASE_URL": "postgresql://demo_svc_app:a-real-database-password@db:5432/postgres",
 }
 
 
@@ -110,3 +112,85 @@ def test_load_settings_prints_the_variable_and_never_the_secret(
     printed = capsys.readouterr().err
     assert "demo-svc: refusing to start: PLATFORM_SERVICE_KEY is shorter than 32 bytes" in printed
     assert "hunter2" not in printed
+
+
+def test_the_migration_url_is_its_own_variable_else_the_traffic_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_DATABASE_URL", "postgresql://demo_svc_app:p@db/demo_svc")
+    assert DemoSettings().effective_migration_url == "postgresql+asyncpg://demo_svc_app:p@db/demo_svc"
+    monkeypatch.setenv("DEMO_DATABASE_MIGRATION_URL", "postgresql://demo_svc_owner:q@db/demo_svc")
+    settings = DemoSettings()
+    assert settings.effective_migration_url == "postgresql+asyncpg://demo_svc_owner:q@db/demo_svc"
+    assert settings.effective_database_url == "postgresql+asyncpg://demo_svc_app:p@db/demo_svc"
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "problem"),
+    [
+        (
+            "DATABASE_URL",
+            "postgresql://backbone@127.0.0.1:54329/postgres",
+            "logs in as the development superuser",
+        ),
+        (
+            "DATABASE_URL",
+            "postgresql://backbone:s3cret-db-pass@db/postgres",
+            "logs in as the development superuser",
+        ),
+        ("DATABASE_URL", "postgresql://demo_svc_app@db/postgres", "has no password"),
+        ("DEMO_DATABASE_URL", "postgresql://demo_svc_app@db/demo_svc", "has no password"),
+        ("DEMO_DATABASE_URL", "postgresql://db/demo_svc", "names no database login"),
+        ("DEMO_DATABASE_MIGRATION_URL", "postgresql://backbone:s3cret-db-pass@db/demo_svc", "logs in as the"),
+        ("DEMO_DATABASE_MIGRATION_URL", "postgresql://demo_svc_owner@db/demo_svc", "has no password"),
+    ],
+)
+def test_production_refuses_a_database_login_without_password_or_as_the_development_superuser(
+    monkeypatch: pytest.MonkeyPatch, variable: str, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "production")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+    assert DemoSettings().environment == "production"
+    monkeypatch.setenv(variable, url)
+
+    with pytest.raises(ValidationError) as refused:
+        DemoSettings()
+
+    message = str(refused.value.errors(include_input=False)[0]["msg"])
+    assert f"{variable} {problem}" in message
+    assert "s3cret" not in message
+
+
+def test_production_with_no_database_url_at_all_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default server URL is the development superuser's: fail closed."""
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "production")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(ValidationError, match="DATABASE_URL logs in as the development superuser backbone"):
+        DemoSettings()
+
+
+def test_the_test_environment_keeps_the_trust_auth_superuser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test platform (PLATFORM_ENVIRONMENT=test) runs on backbone without a password, unchanged."""
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "test")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://backbone@127.0.0.1:55432/postgres")
+    assert DemoSettings().effective_database_url == "postgresql+asyncpg://backbone@127.0.0.1:55432/demo_svc"
+
+
+def test_production_refuses_the_superuser_url_beside_a_service_url_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """<PREFIX>_DATABASE_URL wins over DATABASE_URL, but a production service handed the
+    superuser's URL all the same would hold its password: refused too."""
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "production")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+    monkeypatch.setenv("DEMO_DATABASE_URL", "postgresql://demo_svc_app:app-password@db/demo_svc")
+    monkeypatch.delenv("DATABASE_URL")
+    assert DemoSettings().effective_database_url.startswith("postgresql+asyncpg://demo_svc_app:")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://backbone:s3cret-superuser@db/postgres")
+    with pytest.raises(ValidationError, match="DATABASE_URL logs in as the development superuser") as refused:
+        DemoSettings()
+    assert "s3cret" not in str(refused.value)

@@ -1,7 +1,8 @@
 """What each service's composition root assembles: database, outbox relay, consumers, HTTP app.
 
 Nothing here is built at import time; `ServiceRuntime` is created in a service's `create_app()`.
-Start-up order: create the database if missing, apply the service's migrations, start the outbox
+Start-up order: create the database if missing (development), apply the service's migrations
+(as the migration login when one is set: `shared.db.migrations.prepare_database`), start the outbox
 relay, then connect the consumers (in the background, retrying, so HTTP keeps accepting webhooks
 into the outbox even while Kafka is down).
 """
@@ -23,7 +24,7 @@ from fastapi import APIRouter, FastAPI
 
 from shared.auth import TokenVerifier, install_auth, verifier_from_settings
 from shared.db.group_commit import Apply, GroupCommit
-from shared.db.migrations import ensure_database, upgrade_to_head
+from shared.db.migrations import prepare_database
 from shared.db.plain_pool import create_plain_pool
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role
@@ -111,8 +112,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         configure_tracing(self.name)
         url = self.settings.effective_database_url
-        await ensure_database(url)
-        await asyncio.to_thread(upgrade_to_head, url=url, script_location=self.migrations)
+        await prepare_database(self.settings, script_location=self.migrations)
         self.database = create_database(url, session_role=app_role(self.name))
         bootstrap = self.settings.kafka_bootstrap_servers
         instance = self.settings.instance_name

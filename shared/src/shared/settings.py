@@ -43,6 +43,8 @@ DEVELOPMENT_SECRETS = frozenset(
 # Outside development a secret shorter than this (in UTF-8 bytes) is refused.
 MIN_SECRET_BYTES = 32
 DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
+# The development platform's superuser: in production no service may connect as it.
+DEV_DATABASE_SUPERUSER = "backbone"
 DEV_JWKS_URL = "http://127.0.0.1:8001/.well-known/jwks.json"
 DEV_TOKEN_ISSUER = "backbone-identity"
 DEV_TOKEN_AUDIENCE = "backbone"
@@ -74,6 +76,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str | None = None
+    # The login migrations run as (`<PREFIX>_DATABASE_MIGRATION_URL`: the database's owner), when
+    # it is not the traffic login of `<PREFIX>_DATABASE_URL`; unset, both are the same URL.
+    database_migration_url: str | None = None
     database_server_url: str = Field(default=DEV_DATABASE_SERVER, validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
@@ -136,7 +141,26 @@ class ServiceSettings(BaseSettings):
                 raise UnsafeSettings(
                     f"{self.variable_of(name)} {problem} (PLATFORM_ENVIRONMENT={self.environment})"
                 )
+        if self.environment == "production":
+            self._refuse_unsafe_database_logins()
         return self
+
+    def _refuse_unsafe_database_logins(self) -> None:
+        """In production every database URL a service uses must carry a password and must not be
+        the development superuser: one login per service (docs/security/pg16.md)."""
+        urls = []
+        if self.database_url:
+            urls.append(("database_url", self.database_url))
+        # DATABASE_URL is checked when it is used (no <PREFIX>_DATABASE_URL) and whenever it is
+        # given: a service whose own URL wins must still not be handed the superuser's.
+        if not self.database_url or "database_server_url" in self.model_fields_set:
+            urls.append(("database_server_url", self.database_server_url))
+        if self.database_migration_url:
+            urls.append(("database_migration_url", self.database_migration_url))
+        for name, url in urls:
+            problem = _database_login_problem(url)
+            if problem is not None:
+                raise UnsafeSettings(f"{self.variable_of(name)} {problem} (PLATFORM_ENVIRONMENT=production)")
 
     @classmethod
     def variable_of(cls, field: str) -> str:
@@ -163,6 +187,13 @@ class ServiceSettings(BaseSettings):
         return server.set(database=self.database_name).render_as_string(hide_password=False)
 
     @property
+    def effective_migration_url(self) -> str:
+        """The URL migrations run with: `<PREFIX>_DATABASE_MIGRATION_URL`, else the traffic URL."""
+        if self.database_migration_url:
+            return as_asyncpg_url(self.database_migration_url)
+        return self.effective_database_url
+
+    @property
     def instance_name(self) -> str:
         return self.instance or self.service_name
 
@@ -179,6 +210,21 @@ def _secret_problem(value: str, *, own_default: object) -> str | None:
         return "holds a published development value"
     if len(value.encode()) < MIN_SECRET_BYTES:
         return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
+def _database_login_problem(url: str) -> str | None:
+    """What is wrong with a database URL's login in production (never quoting the URL), or None."""
+    try:
+        parsed = make_url(as_asyncpg_url(url))
+    except Exception:  # the URL itself may hold a password: not quoted
+        return "is not a database URL"
+    if not parsed.username:
+        return "names no database login"
+    if parsed.username == DEV_DATABASE_SUPERUSER:
+        return f"logs in as the development superuser {DEV_DATABASE_SUPERUSER}"
+    if not parsed.password:
+        return "has no password"
     return None
 
 

@@ -62,6 +62,9 @@ class Platform:
     supervisor: Supervisor = field(init=False)
     database_url: str = ""
     kafka_bootstrap: str = ""
+    # None: PostgreSQL trusts 127.0.0.1 (development). Set: the superuser's password, and the
+    # server takes SCRAM passwords only (devstack.postgres; the services' logins: pg_logins).
+    postgres_password: str | None = None
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(log=self.log, policy=self.restart_policy)
@@ -80,6 +83,7 @@ class Platform:
                 data_dir=self.root / "postgres" / "data",
                 durable=self.durable,
                 fresh=self.fresh,
+                superuser_password=self.postgres_password,
             )
             self.log(f"PostgreSQL: starting on 127.0.0.1:{self.ports.postgres}")
             self.postgres.start(self.log)

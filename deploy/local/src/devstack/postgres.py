@@ -1,6 +1,12 @@
 """A real PostgreSQL server (Debian's binaries) with its data in a folder of ours.
 
 PostgreSQL refuses to run as root, so as root the server runs as the `postgres` account.
+
+By default (development, the test platform) every connection from 127.0.0.1 is trusted and the
+superuser `backbone` has no password. With `superuser_password` the cluster takes passwords only:
+initdb `--auth=scram-sha-256` with the superuser's password from a file, and a pg_hba.conf of one
+line, `host all all 127.0.0.1/32 scram-sha-256` (no trust, no peer, no socket: the server listens
+on 127.0.0.1 alone and has no Unix socket). Each service's own logins come from `pg_logins`.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -22,6 +30,12 @@ from devstack.processes import ensure_port_free, spawn, wait_until
 from devstack.system import Logger, postgres_bindir
 
 SUPERUSER = "backbone"
+# Written beside a cluster's files at initdb: the authentication it was made with.
+AUTH_MARKER = "backbone-auth"
+# The only way in when the cluster has a superuser password (see the module's docstring).
+PASSWORD_ONLY_HBA = (
+    "# written by devstack: passwords (SCRAM) from 127.0.0.1 only\nhost all all 127.0.0.1/32 scram-sha-256\n"
+)
 
 
 def _server_account() -> str | None:
@@ -52,6 +66,9 @@ class PostgresServer:
     data_dir: Path
     durable: bool = True  # tests turn fsync off: faster, and their data is thrown away
     fresh: bool = False  # start from an empty cluster (tests)
+    # None: trust auth, as in development. Set: SCRAM passwords only (module docstring). It is
+    # given to initdb, so it must be the same on every start of an existing cluster.
+    superuser_password: str | None = None
     child: Child = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +98,14 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        """The superuser's URL (with its password when the cluster has one)."""
+        password = "" if self.superuser_password is None else ":" + quote(self.superuser_password, safe="")
+        return f"postgresql://{SUPERUSER}{password}@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def host_port(self) -> str:
+        """`127.0.0.1:<port>`, what `pg_logins.service_urls` builds the services' URLs on."""
+        return f"127.0.0.1:{self.port}"
 
     @property
     def log_file(self) -> Path:
@@ -105,23 +129,11 @@ class PostgresServer:
         self._prepare_dir(storage, account)
         if not (storage / "PG_VERSION").exists():
             log(f"initialising a PostgreSQL cluster in {storage}")
-            subprocess.run(
-                [
-                    f"{bindir}/initdb",
-                    "-D",
-                    str(storage),
-                    "-U",
-                    SUPERUSER,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                    "--no-instructions",
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                preexec_fn=_as(account),
-            )
+            self._initdb(bindir, storage, account)
+            (storage / AUTH_MARKER).write_text(self._auth + "\n")
+        self._check_auth_matches(storage)
+        if self.superuser_password is not None:
+            self._write_password_only_hba(storage, account)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         process = self.child.start()
         wait_until(
@@ -132,6 +144,61 @@ class PostgresServer:
             log_file=self.log_file,
             interval=0.2,
         )
+
+    @property
+    def _auth(self) -> str:
+        return "trust" if self.superuser_password is None else "scram-sha-256"
+
+    def _check_auth_matches(self, storage: Path) -> None:
+        """A cluster keeps the authentication it was made with (the superuser's password is set
+        by initdb): a trust cluster started with a password would lock everyone out, a password
+        cluster started without one would never answer. Say so instead. (A cluster from before
+        the marker existed was made with trust.)"""
+        marker = storage / AUTH_MARKER
+        made_with = marker.read_text().strip() if marker.exists() else "trust"
+        if made_with != self._auth:
+            raise RuntimeError(
+                f"the PostgreSQL cluster in {storage} was initialised with {made_with} authentication, "
+                f"not {self._auth}: start it as it was made, or from an empty folder (fresh)"
+            )
+
+    def _initdb(self, bindir: str, storage: Path, account: str | None) -> None:
+        command = [f"{bindir}/initdb", "-D", str(storage), "-U", SUPERUSER, "-E", "UTF8"]
+        command += ["--locale=C.UTF-8", "--no-instructions"]
+        if self.superuser_password is None:
+            subprocess.run(
+                [*command, "--auth=trust"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                preexec_fn=_as(account),
+            )
+            return
+        # The password reaches initdb in a file only the server account can read (never argv),
+        # and the file is gone once initdb has read it.
+        with tempfile.TemporaryDirectory(prefix="backbone-initdb-") as folder:
+            pwfile = Path(folder) / "superuser-password"
+            pwfile.write_text(self.superuser_password + "\n")
+            pwfile.chmod(0o600)
+            if account is not None:
+                entry = pwd.getpwnam(account)
+                os.chown(folder, entry.pw_uid, entry.pw_gid)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            subprocess.run(
+                [*command, "--auth=scram-sha-256", f"--pwfile={pwfile}"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                preexec_fn=_as(account),
+            )
+
+    def _write_password_only_hba(self, storage: Path, account: str | None) -> None:
+        """Replace initdb's pg_hba.conf (which also has `local` and replication lines) with the
+        one line this server accepts. Written on every start, so a hand edit does not survive."""
+        hba = storage / "pg_hba.conf"
+        hba.write_text(PASSWORD_ONLY_HBA)
+        hba.chmod(0o600)
+        if account is not None:
+            entry = pwd.getpwnam(account)
+            os.chown(hba, entry.pw_uid, entry.pw_gid)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         """The postmaster on the existing cluster. After a kill -9 its old backends may hold the
@@ -146,6 +213,8 @@ class PostgresServer:
             "-c",
             "shared_buffers=128MB",
         ]
+        if self.superuser_password is not None:
+            settings += ["-c", "password_encryption=scram-sha-256"]
         if not self.durable:
             # Not synchronous_commit=off: a killed server would then lose commits it had already
             # acknowledged. With fsync off a synchronous commit is only a write to the page cache,

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from invites.service.access import LEGACY_CREATOR, ROLES
 from invites.service.links import DEFAULT_LEGACY_CUTOVER, insert_link
 from invites.settings import InvitesSettings
-from shared.db.migrations import ensure_database, upgrade_to_head
+from shared.db.migrations import prepare_database
 from shared.db.session import Database, create_database
 from shared.db.tenancy import app_role, set_tenant
 from shared.settings import as_libpq_url, load_settings
@@ -224,10 +224,10 @@ async def run(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     settings = load_settings(InvitesSettings)
     rows = read_csv(arguments.csv) if arguments.csv else await read_table(arguments.database_url)
-    url = settings.effective_database_url
-    await ensure_database(url)
-    await asyncio.to_thread(upgrade_to_head, url=url, script_location=Path(__file__).parent / "migrations")
-    database = create_database(url, pool_size=2, session_role=app_role("invites"))
+    # Migrations as the owner login when one is set (<PREFIX>_DATABASE_MIGRATION_URL), the
+    # import itself as the traffic login, like the service.
+    await prepare_database(settings, script_location=Path(__file__).parent / "migrations")
+    database = create_database(settings.effective_database_url, pool_size=2, session_role=app_role("invites"))
     try:
         report = await migrate(database, rows, cutover=arguments.cutover)
     finally:

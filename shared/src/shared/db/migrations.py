@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,6 +13,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+# SQLSTATEs of a refused connection to a database: insufficient privilege (no CONNECT), invalid
+# authorization specification (no pg_hba line for it).
+_ACCESS_REFUSED = frozenset({"42501", "28000"})
 
 OUTBOX_CHANNEL = "outbox"
 # The first revisions created a NOTIFY trigger; revision 0003 of every service drops it (see
@@ -98,12 +106,37 @@ def run_env(*, version_table: str) -> None:
     asyncio.run(run())
 
 
+async def prepare_database(settings: ServiceSettings, *, script_location: Path) -> None:
+    """Before a service (or one of its tools) uses its database: create it if missing, then
+    apply the migrations — with `<PREFIX>_DATABASE_MIGRATION_URL` (the owner login) when set.
+
+    With a migration URL the database is provisioned by the platform (devstack.pg_logins: it
+    exists, owned by that login), so nothing connects to `postgres` to create it; its logins
+    may not even open `postgres`. Without one (development, tests) it is created as before."""
+    if not settings.database_migration_url:
+        await ensure_database(settings.effective_database_url)
+    await asyncio.to_thread(
+        upgrade_to_head, url=settings.effective_migration_url, script_location=script_location
+    )
+
+
 async def ensure_database(url: str) -> None:
-    """Create the service's database on its server if it is missing (needs CREATEDB; else a no-op)."""
+    """Create the service's database on its server if it is missing (needs CREATEDB).
+
+    A no-op when the login cannot open the `postgres` database (CONNECT refused, or no pg_hba
+    line for it): such a login is a provisioned one whose database exists already — and if it
+    does not, the migrations that follow fail on it with the server's own message."""
     target = make_url(url)
     admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        async with admin.connect() as connection:
+        try:
+            connection = await admin.connect()
+        except DBAPIError as error:
+            if _refused_access(error):
+                log.info("not checking that database %s exists: %s", target.database, error.orig)
+                return
+            raise
+        try:
             exists = await connection.scalar(
                 sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
             )
@@ -113,8 +146,19 @@ async def ensure_database(url: str) -> None:
                 except (DBAPIError, ProgrammingError) as error:
                     if "already exists" not in str(error):
                         raise
+        finally:
+            await connection.close()
     finally:
         await admin.dispose()
+
+
+def _refused_access(error: DBAPIError) -> bool:
+    """The server refused this login the `postgres` database — no CONNECT privilege (42501) or
+    no pg_hba line (28000) — as opposed to being unreachable or a wrong password."""
+    for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+        if getattr(cause, "sqlstate", None) in _ACCESS_REFUSED:
+            return True
+    return False
 
 
 def upgrade_to_head(*, url: str, script_location: Path) -> None:

@@ -4,9 +4,10 @@ Tenant-scoped tables carry `org_id` and a policy that shows and accepts only the
 named by the transaction-local setting `app.org_id` — one org for a request; the orgs of a batch
 for a consumer that applies many events in one statement (a comma-separated list). RLS is enabled
 *and forced*, and the service's sessions run as `<service>_app`, a role that neither owns the
-tables nor bypasses RLS (the connecting user, often a superuser or the owner, only switches to
-it). So a query that forgets its `WHERE org_id = ...` still sees only the orgs the transaction
-named, and with none named it sees nothing.
+tables nor bypasses RLS (in development the connecting superuser only switches to it; with
+per-service logins the service connects as it, a LOGIN of that name, and the switch is to
+itself: devstack.pg_logins). So a query that forgets its `WHERE org_id = ...` still sees only
+the orgs the transaction named, and with none named it sees nothing.
 
 The setting is a comma-separated list, so its text must never come from input as it is: an org
 id with a comma in it would name several orgs. `set_tenant`/`set_tenants` take UUIDs (or their
@@ -67,7 +68,12 @@ async def set_tenants(session: AsyncSession, org_ids: Iterable[uuid.UUID | str])
 
 def create_app_role(service: str) -> None:
     """Create the service's session role (if missing), let the migrating user switch to it, and
-    give it data access to the tables that exist now and to those later revisions create."""
+    give it data access to the tables that exist now and to those later revisions create.
+
+    With per-service logins the role exists already (the traffic login `<db>_app`, made by the
+    platform) and the migrating user is the database's owner login, which holds it WITH ADMIN
+    OPTION: then nothing here needs a superuser or CREATEROLE (the CREATE is skipped, the GRANTs
+    are the owner's to give)."""
     role = app_role(service)
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "

@@ -1,4 +1,7 @@
-"""Claims: which org, role and plan a user's tokens speak for, kept current from events."""
+"""Claims: which org, role and plan a user's tokens speak for, kept current from events.
+
+`membership_views` is under row-level security: each function here first scopes its transaction
+to the users (or the org) it reads and writes (identity.service.scope)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlmodel import col
 from identity.errors import NotAMember, UserNotFound
 from identity.models import MembershipView, OrgPlanView, User, UserClaims
 from identity.schemas import ClaimsRead
+from identity.service.scope import scope_to
 
 # Built once, one statement per table for a whole run of events (signups come in bursts).
 _UPSERT_MEMBERSHIPS = text(
@@ -66,6 +70,7 @@ async def add_memberships(session: AsyncSession, *, memberships: Sequence[Member
         return
     # One statement may not update a row twice: the last word on a (user, org) pair wins.
     latest = list({(m.user_id, m.org_id): m for m in memberships}.values())
+    await scope_to(session, users=[m.user_id for m in latest])
     await session.execute(
         _UPSERT_MEMBERSHIPS,
         {
@@ -102,6 +107,7 @@ async def set_org_plans(session: AsyncSession, *, plans: Sequence[OrgPlanFact]) 
 async def use_org(session: AsyncSession, *, user_id: str, org_id: str) -> None:
     """Make `org_id` the user's active org (what their tokens speak for by default)."""
     await _require_user(session, user_id=user_id)
+    await scope_to(session, users=[user_id])
     # FOR SHARE: a removal of this membership waits for this transaction, then sees this org
     # active and falls back (else the user could be left active in an org they are not in).
     member = await session.execute(
@@ -116,6 +122,7 @@ async def use_org(session: AsyncSession, *, user_id: str, org_id: str) -> None:
 
 async def change_role(session: AsyncSession, *, user_id: str, org_id: str, role: str) -> None:
     """Project a role change (the user's next token carries it)."""
+    await scope_to(session, users=[user_id])
     await session.execute(
         update(MembershipView)
         .where(col(MembershipView.user_id) == user_id, col(MembershipView.org_id) == org_id)
@@ -126,6 +133,7 @@ async def change_role(session: AsyncSession, *, user_id: str, org_id: str, role:
 async def remove_membership(session: AsyncSession, *, user_id: str, org_id: str) -> None:
     """Drop a membership; if it was the active org, fall back to the personal org, else the oldest
     membership, else to no org at all (tokens are then refused with `not_provisioned`)."""
+    await scope_to(session, users=[user_id])
     await session.execute(
         delete(MembershipView).where(
             col(MembershipView.user_id) == user_id, col(MembershipView.org_id) == org_id
@@ -159,6 +167,7 @@ async def remove_membership(session: AsyncSession, *, user_id: str, org_id: str)
 
 async def mark_org_converted(session: AsyncSession, *, org_id: str, owner_user_id: str) -> None:
     """A personal org became a team org: no member's claims call it personal, its owner is admin."""
+    await scope_to(session, orgs=[org_id])
     await session.execute(
         update(MembershipView).where(col(MembershipView.org_id) == org_id).values(is_personal_org=False)
     )
@@ -185,6 +194,7 @@ async def _set_active_org(session: AsyncSession, *, user_id: str, org_id: str) -
 async def get_claims(session: AsyncSession, *, user_id: str) -> ClaimsRead:
     """The user's current claims; org fields are null until their first membership arrives."""
     await _require_user(session, user_id=user_id)
+    await scope_to(session, users=[user_id])
     row = (
         await session.execute(
             select(
