@@ -52,7 +52,9 @@ def ensure_tls(
     """The CA and broker certificate in `folder`, made or renewed as needed (see the module)."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_cert_path, ca_key_path = _ensure_ca(folder, environ)
-    files = TlsFiles(ca_cert=ca_cert_path, broker_cert=folder / "broker.pem", broker_key=folder / "broker-key.pem")
+    files = TlsFiles(
+        ca_cert=ca_cert_path, broker_cert=folder / "broker.pem", broker_key=folder / "broker-key.pem"
+    )
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     if not _broker_still_valid(files, ca_cert, hosts):
         ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
@@ -120,7 +122,9 @@ def _broker_certificate(
         )
         .add_extension(x509.SubjectAlternativeName(_names(hosts)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
     )
     return builder.sign(ca_key, hashes.SHA256())
 

@@ -146,7 +146,9 @@ async def replay_one(*, kafka: KafkaTarget, topic: str, partition: int, offset: 
         await consumer.stop()
 
 
-async def _replayer_offsets(kafka: KafkaTarget, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+async def _replayer_offsets(
+    kafka: KafkaTarget, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(
         **as_connection(kafka).client_kwargs(), group_id=REPLAYER_GROUP, enable_auto_commit=False
     )
