@@ -164,9 +164,8 @@ class ServiceSettings(BaseSettings):
         (PLAINTEXT and SASL_PLAINTEXT travel in clear, SSL alone authenticates no one)."""
         where = f"(PLATFORM_ENVIRONMENT={self.environment})"
         if self.kafka_security_protocol != "SASL_SSL":
-            raise UnsafeSettings(
-                f"KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}: production needs SASL_SSL {where}"
-            )
+            protocol = self.kafka_security_protocol
+            raise UnsafeSettings(f"KAFKA_SECURITY_PROTOCOL is {protocol}: production needs SASL_SSL {where}")
         if (self.kafka_sasl_mechanism or "SCRAM-SHA-512") not in PRODUCTION_SASL_MECHANISMS:
             raise UnsafeSettings(
                 f"KAFKA_SASL_MECHANISM is {self.kafka_sasl_mechanism}: production needs "
@@ -176,12 +175,12 @@ class ServiceSettings(BaseSettings):
     def _check_kafka_connection(self) -> None:
         """A connection the settings cannot make (unknown protocol, SASL without credentials)
         stops the service at start, not at its first Kafka call."""
-        if self.kafka_security_protocol.startswith("SASL_"):
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_"):
             for name in ("kafka_username", "kafka_password"):
                 if not getattr(self, name):
-                    raise UnsafeSettings(
-                        f"{self.variable_of(name)} is empty (KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol})"
-                    )
+                    variable = self.variable_of(name)
+                    raise UnsafeSettings(f"{variable} is empty (KAFKA_SECURITY_PROTOCOL={protocol})")
         try:
             self.kafka_connection  # noqa: B018 (built for its validation)
         except ValueError as error:

@@ -32,12 +32,13 @@ from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV
 from devstack.services import replica_counts
 from devstack.svix_sender import send_burst, signup_deliveries
 from devstack.system import Logger
+from shared.messaging.kafka_connection import KafkaTarget
 
 DLQ_TOPICS = [f"{topic}.dlq" for topic in TOPICS]
 
 
-async def dead_letter_count(bootstrap: str) -> int:
-    return sum((await end_offsets(bootstrap, DLQ_TOPICS)).values())
+async def dead_letter_count(kafka: KafkaTarget) -> int:
+    return sum((await end_offsets(kafka, DLQ_TOPICS)).values())
 
 
 async def kill_and_wait(platform: Platform, target: str, *, started: float, timeout: float = 120) -> Kill:

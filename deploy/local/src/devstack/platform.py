@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.child import Child
-from devstack.kafka import KafkaServer, create_topics
+from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, KafkaServer, create_topics
+from devstack.kafka_acls import apply_kafka_security
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, database_name
 from devstack.smtp_sink import SmtpSink
 from devstack.stripe_mock import StripeMock, wants_stripe_mock
 from devstack.supervisor import RestartPolicy, Supervisor
 from devstack.system import Logger
+from shared.messaging.kafka_connection import KafkaConnection
 
 
 @dataclass
@@ -62,6 +64,11 @@ class Platform:
     supervisor: Supervisor = field(init=False)
     database_url: str = ""
     kafka_bootstrap: str = ""
+    # A secured broker (SASL_SSL, ACLs; issue 16) instead of development's plaintext one. Once it
+    # answers, every principal in `kafka_passwords` gets its SCRAM credential and the broker's
+    # ACLs are made equal to devstack.kafka_acls.desired_acls().
+    kafka_security: KafkaSecurity | None = None
+    kafka_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(log=self.log, policy=self.restart_policy)
@@ -96,9 +103,15 @@ class Platform:
                 port=self.ports.kafka,
                 controller_port=self.ports.kafka_controller,
                 data_dir=self.root / "kafka" / "node",
+                security=self.kafka_security,
             )
             self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
             self.kafka.start(self.log)
+            if self.kafka_security is not None:
+                apply_kafka_security(self.kafka.admin_connection(), self.kafka_passwords)
+                self.log(
+                    f"Kafka: SASL_SSL; users {', '.join(sorted(self.kafka_passwords))} and their ACLs set"
+                )
             self.supervisor.watch(self.kafka.child)
             self.kafka_bootstrap = self.kafka.bootstrap
         self.smtp = SmtpSink(
@@ -114,6 +127,15 @@ class Platform:
             self.stripe_mock.start(self.log)
             self.supervisor.watch(self.stripe_mock.child)
         self.log(f"infrastructure ready in {time.monotonic() - started:.1f}s")
+
+    def kafka_connection(self, principal: str = ADMIN_PRINCIPAL) -> KafkaConnection:
+        """How `principal` reaches this platform's broker (plaintext when it is not secured)."""
+        if self.kafka is None or self.kafka.security is None:
+            return KafkaConnection(self.kafka_bootstrap)
+        admin = self.kafka.admin_connection()
+        if principal == ADMIN_PRINCIPAL:
+            return admin
+        return admin.as_principal(principal, self.kafka_passwords[principal])
 
     def shared_env(self) -> dict[str, str]:
         return {

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.events.topics import dlq_topic
-from shared.messaging.kafka_connection import KafkaConnection, KafkaTarget, as_connection
 from shared.messaging.dlq import (
     DLQ_ATTEMPTS,
     DLQ_CONSUMER,
@@ -34,6 +33,7 @@ from shared.messaging.dlq import (
     DLQ_ORIGINAL_TOPIC,
     original_headers,
 )
+from shared.messaging.kafka_connection import KafkaConnection, KafkaTarget, as_connection
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
