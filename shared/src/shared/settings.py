@@ -8,6 +8,7 @@ development default, and outside development a secret still at its default is re
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
@@ -181,6 +182,9 @@ class ServiceSettings(BaseSettings):
                 if not getattr(self, name):
                     variable = self.variable_of(name)
                     raise UnsafeSettings(f"{variable} is empty (KAFKA_SECURITY_PROTOCOL={protocol})")
+        if self.kafka_ssl_cafile and not Path(self.kafka_ssl_cafile).is_file():
+            # Else every client would fail to start, and the broker loop retry it for ever.
+            raise UnsafeSettings("KAFKA_SSL_CAFILE names no file")
         try:
             self.kafka_connection  # noqa: B018 (built for its validation)
         except ValueError as error:
