@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -21,8 +24,14 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    GroupCoordinatorNotAvailableError,
+    KafkaConnectionError,
+    TopicAuthorizationFailedError,
+)
 
+from devstack.groups import committed_offsets, describe_group
 from devstack.kafka import KafkaSecurity, KafkaServer, create_topics, end_offsets
 from devstack.kafka_acls import (
     OPERATOR_PRINCIPAL,
@@ -40,7 +49,14 @@ from devstack.services import Fleet
 from devstack.testing import eventually, wait_consumed
 from shared.events.envelope import new_envelope
 from shared.events.schemas.workspace import OrgCreated
-from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS, INVITES_INVITATIONS, WORKSPACE_ORGS
+from shared.events.topics import (
+    ALL_TOPICS,
+    BILLING_SUBSCRIPTIONS,
+    IDENTITY_USERS,
+    INVITES_INVITATIONS,
+    WORKSPACE_ORGS,
+    dlq_topic,
+)
 from shared.messaging.kafka_connection import KafkaConnection
 from shared.messaging.replay import list_dead_letters, replay_one
 from shared.outbox.relay import idempotent_producer
@@ -84,6 +100,11 @@ def broker() -> Iterator[SecuredBroker]:
                 what="billing may write billing.subscriptions",
             )
         )
+        # A fresh broker makes its offsets topic on the first group lookup: until then every
+        # group call answers GroupCoordinatorNotAvailable, which is no ACL's doing.
+        asyncio.run(
+            eventually(lambda: _coordinator_ready(server.admin_connection()), until=bool, what="coordinator")
+        )
         yield secured
     finally:
         server.stop()
@@ -101,6 +122,14 @@ async def _produces(
         return False
     finally:
         await producer.stop()
+
+
+async def _coordinator_ready(connection: KafkaConnection) -> bool:
+    try:
+        await committed_offsets(connection, "billing")
+        return True
+    except GroupCoordinatorNotAvailableError:
+        return False
 
 
 async def produce(connection: KafkaConnection, topic: str, *, key: str = "k", value: bytes = b"{}") -> None:
@@ -316,6 +345,42 @@ def test_the_operator_lists_and_replays_dead_letters_but_reads_no_live_topic(bro
     assert sum(asyncio.run(end_offsets(operator, [IDENTITY_USERS])).values()) == sum(before.values()) + 1
 
     assert isinstance(refused(read_some(operator, IDENTITY_USERS, group=None)), TopicAuthorizationFailedError)
+
+
+def test_the_operator_sees_what_status_and_trace_read(broker: SecuredBroker) -> None:
+    """End offsets of every topic and dead-letter topic, each service group's committed offsets
+    and members: what `devstack status` and `devstack trace` ask the broker."""
+    operator = broker.as_(OPERATOR_PRINCIPAL)
+    topics = [*ALL_TOPICS, *(dlq_topic(topic) for topic in ALL_TOPICS)]
+
+    ends = asyncio.run(end_offsets(operator, topics))
+
+    assert {tp.topic for tp in ends} == set(topics)
+    for group in SERVICE_PRINCIPALS:
+        asyncio.run(committed_offsets(operator, group))
+        asyncio.run(describe_group(operator, group))
+
+
+def test_devstack_dlq_list_connects_as_the_operator_when_the_bus_is_secured(broker: SecuredBroker) -> None:
+    operator = broker.as_(OPERATOR_PRINCIPAL)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.server.bootstrap,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SSL_CAFILE": str(broker.tls.ca_cert),
+        "OPERATOR_KAFKA_USERNAME": OPERATOR_PRINCIPAL,
+        "OPERATOR_KAFKA_PASSWORD": str(operator.password),
+    }
+    command = [sys.executable, "-m", "devstack", "dlq", "list", WORKSPACE_ORGS]
+
+    listed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "dead letter(s) on workspace.orgs.dlq" in listed.stdout
+
+    wrong = {**env, "OPERATOR_KAFKA_PASSWORD": "not-the-operator-password-0123456789"}
+    refused_run = subprocess.run(command, env=wrong, capture_output=True, text=True, timeout=60)
+    assert refused_run.returncode != 0
 
 
 # --- a service's own runtime on the secured bus -------------------------------------------------

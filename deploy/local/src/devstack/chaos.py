@@ -129,7 +129,7 @@ async def run_chaos(
     """A burst of `signups` (released at `rate`/s while kills go on) and, meanwhile, each round's
     targets killed at random moments within `window` seconds; the next round starts once all are back."""
     assert platform.fleet is not None, "start the services first"
-    dead_letters_before = await dead_letter_count(platform.kafka_bootstrap)
+    dead_letters_before = await dead_letter_count(platform.kafka_connection())
     flush = asyncio.Event()
     started = time.monotonic()
     burst = asyncio.create_task(
@@ -164,7 +164,7 @@ async def run_chaos(
         kills=kills,
         burst=result,
         problems=problems,
-        dead_letters=await dead_letter_count(platform.kafka_bootstrap) - dead_letters_before,
+        dead_letters=await dead_letter_count(platform.kafka_connection()) - dead_letters_before,
         seconds=time.monotonic() - started,
         not_ready=not_ready,
     )
