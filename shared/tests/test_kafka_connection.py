@@ -53,7 +53,7 @@ def test_a_connection_that_cannot_authenticate_is_refused_when_made(
     fields: dict[str, str], problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem):
-        KafkaConnection("b:1", **fields)  # type: ignore[arg-type]
+        KafkaConnection("b:1", **fields)
 
 
 def test_from_env_reads_the_shared_variables_and_the_principal_s_own() -> None:
