@@ -67,7 +67,7 @@ CONTROLLER_PORT = TEST_PORTS.kafka + 3
 ROOT = local_dir() / "secured-kafka-test"
 SERVICE_PRINCIPALS = ("identity", "workspace", "billing", "invites", "skool-ingest")
 # The one billing process this module starts listens beside the test platform's services.
-BILLING_PORT_OFFSET = TEST_PORTS.service_offset + 50
+BILLING_PORT_OFFSET = TEST_PORTS.service_offset + 70  # billing on 8003 + it
 
 
 class SecuredBroker:
