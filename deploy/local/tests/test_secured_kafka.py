@@ -9,6 +9,7 @@ refusal below has a control beside it that succeeds with the one thing the refus
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -381,6 +382,57 @@ def test_devstack_dlq_list_connects_as_the_operator_when_the_bus_is_secured(brok
     wrong = {**env, "OPERATOR_KAFKA_PASSWORD": "not-the-operator-password-0123456789"}
     refused_run = subprocess.run(command, env=wrong, capture_output=True, text=True, timeout=60)
     assert refused_run.returncode != 0
+
+
+def test_a_platform_with_kafka_security_creates_the_users_and_acls_as_it_starts(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Platform(kafka_security=..., kafka_passwords=...): what the production profile starts."""
+    monkeypatch.setenv("DATABASE_URL", platform.database_url)  # the test platform's PostgreSQL
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    root = local_dir() / "secured-platform-test"
+    shutil.rmtree(root, ignore_errors=True)
+    passwords = {name: secrets.token_urlsafe(32) for name in (*SERVICE_PRINCIPALS, OPERATOR_PRINCIPAL)}
+    secured = Platform(
+        root=root,
+        ports=dataclasses.replace(
+            TEST_PORTS,
+            kafka=TEST_PORTS.kafka + 4,
+            kafka_controller=TEST_PORTS.kafka + 5,
+            smtp=TEST_PORTS.smtp + 4,
+        ),
+        durable=False,
+        fresh=True,
+        use_stripe_mock=False,
+        kafka_security=KafkaSecurity(tls=ensure_tls(root / "tls"), admin_password=secrets.token_urlsafe(24)),
+        kafka_passwords=passwords,
+        log=lambda message: print(f"[secured platform] {message}", flush=True),
+    )
+    try:
+        secured.start_infrastructure()
+
+        assert held_acls(secured.kafka_connection()) == desired_acls()
+        asyncio.run(produce(secured.kafka_connection("billing"), BILLING_SUBSCRIPTIONS))
+        assert isinstance(
+            refused(produce(KafkaConnection(secured.kafka_bootstrap), BILLING_SUBSCRIPTIONS)),
+            KafkaConnectionError,
+        )
+
+        # A restart (the supervisor's, after a crash) keeps the users and ACLs: they live in the
+        # cluster's metadata, and the admin credential in the storage formatted once.
+        assert secured.kafka is not None
+        secured.kafka.child.kill()
+        secured.kafka.launch(secured.log)
+        asyncio.run(
+            eventually(
+                lambda: _produces(secured.kafka_connection("billing"), BILLING_SUBSCRIPTIONS),
+                until=bool,
+                what="billing writes again after the restart",
+            )
+        )
+        assert held_acls(secured.kafka_connection()) == desired_acls()
+    finally:
+        secured.stop()
 
 
 # --- a service's own runtime on the secured bus -------------------------------------------------
