@@ -81,3 +81,23 @@ def test_from_env_reads_the_shared_variables_and_the_principal_s_own() -> None:
 
 def test_from_env_without_a_protocol_is_development_s_plaintext_broker() -> None:
     assert KafkaConnection.from_env("OPERATOR", {}) == KafkaConnection("127.0.0.1:9092")
+
+
+def test_to_env_writes_what_from_env_reads() -> None:
+    connection = KafkaConnection(
+        "127.0.0.1:9092",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        ssl_cafile="/etc/kafka/ca.pem",
+        username="skool-ingest",
+        password="s" * 40,
+    )
+
+    environ = connection.to_env("skool-ingest")
+
+    assert environ["SKOOL_INGEST_KAFKA_USERNAME"] == "skool-ingest"
+    assert KafkaConnection.from_env("SKOOL_INGEST", environ) == connection
+    assert KafkaConnection("b:1").to_env("billing") == {
+        "KAFKA_BOOTSTRAP_SERVERS": "b:1",
+        "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+    }

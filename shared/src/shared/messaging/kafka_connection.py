@@ -99,6 +99,20 @@ class KafkaConnection:
             password=environ.get(f"{own}_KAFKA_PASSWORD") or None,
         )
 
+    def to_env(self, prefix: str) -> dict[str, str]:
+        """The variables `from_env(prefix)` reads back into this connection (for a service's
+        environment or a secrets file); unset fields are left out."""
+        own = prefix.upper().replace("-", "_").rstrip("_")
+        found = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "KAFKA_SECURITY_PROTOCOL": self.security_protocol,
+            "KAFKA_SASL_MECHANISM": self.sasl_mechanism,
+            "KAFKA_SSL_CAFILE": self.ssl_cafile,
+            f"{own}_KAFKA_USERNAME": self.username,
+            f"{own}_KAFKA_PASSWORD": self.password,
+        }
+        return {name: value for name, value in found.items() if value is not None}
+
 
 KafkaTarget = str | KafkaConnection
 """What a function that makes a Kafka client accepts: a full connection, or a bare bootstrap
