@@ -70,7 +70,11 @@ def knocked(listener: socket.socket) -> bool:
     return True
 
 
-def start(package: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start(
+    package: str, extra: dict[str, str], *, login: str = "backbone"
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m package` with `extra` over a cleaned environment; DATABASE_URL logs in as
+    `login` (`user` or `user:password`) at a socket of this test."""
     with listeners(2) as (database, broker):
         env = {
             name: value
@@ -80,7 +84,7 @@ def start(package: str, extra: dict[str, str]) -> subprocess.CompletedProcess[st
             )
         }
         env |= {
-            "DATABASE_URL": f"postgresql://backbone@127.0.0.1:{database.getsockname()[1]}/postgres",
+            "DATABASE_URL": f"postgresql://{login}@127.0.0.1:{database.getsockname()[1]}/postgres",
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker.getsockname()[1]}",
             **extra,
         }
@@ -159,7 +163,9 @@ def test_an_open_bus_or_a_weak_kafka_password_in_production_stops_the_service(
 ) -> None:
     """Issue 16, item 2: in production a service refuses a plaintext or unauthenticated Kafka
     connection, and its Kafka password is a secret like the others."""
-    finished = start(package, {**SAFE_SECRETS, "PLATFORM_ENVIRONMENT": "production", variable: value})
+    # A database login production accepts, so that only the bus can be what is refused.
+    production = {**SAFE_SECRETS, "PLATFORM_ENVIRONMENT": "production", variable: value}
+    finished = start(package, production, login=f"{package}_app:{STRONG}")
 
     assert finished.returncode == 2, finished.stderr
     assert f"refusing to start: {variable} {problem}" in finished.stderr

@@ -440,14 +440,17 @@ def test_a_platform_with_kafka_security_creates_the_users_and_acls_as_it_starts(
 
 @pytest.fixture(scope="module")
 def secured_billing(broker: SecuredBroker, platform: Platform) -> Iterator[Fleet]:
-    """billing as production runs it (`PLATFORM_ENVIRONMENT=production`, SASL_SSL as `billing`),
-    on a database of its own on the test platform's PostgreSQL."""
+    """billing on SASL_SSL as `billing`, on a database of its own on the test platform's
+    PostgreSQL. `PLATFORM_ENVIRONMENT=test`, not production: production also wants the service's
+    own password database login (pg16), which the test platform's trust-auth server has not; the
+    production refusal of an open bus is tests/test_fail_closed.py's, and test already checks the
+    Kafka password as a secret."""
     asyncio.run(create_topics(broker.server.admin_connection()))
     database = as_asyncpg_url(platform.database_url).rsplit("/", 1)[0] + "/billing_secured_bus"
     env = {
         **platform.shared_env(),
         **TEST_ENV,
-        "PLATFORM_ENVIRONMENT": "production",
+        "PLATFORM_ENVIRONMENT": "test",
         "BILLING_DATABASE_URL": database,
         "KAFKA_BOOTSTRAP_SERVERS": broker.server.bootstrap,
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
