@@ -12,10 +12,14 @@ from devstack.asyncapi import service_apps
 from devstack.kafka_acls import (
     ACL_TABLE,
     OPERATOR_PRINCIPAL,
+    TABLE_END,
+    TABLE_START,
     Acl,
     acls_of_service,
     desired_acls,
-    render_acl_table,
+    generated_files,
+    render_acl_script,
+    with_table,
 )
 from devstack.services import SERVICES
 from shared.events.topics import ALL_TOPICS, PRODUCER_BY_TOPIC, dlq_topic
@@ -37,10 +41,34 @@ def granted(acls: list[Acl], principal: str) -> set[tuple[str, str, str]]:
     }
 
 
-def test_the_committed_acl_table_is_what_the_code_derives() -> None:
-    assert ACL_TABLE.read_text() == render_acl_table(), (
-        "docs/security/acl-table.md drifted from the code: run `python -m devstack.kafka_acls`"
+def test_every_generated_file_is_what_the_code_derives() -> None:
+    """docs/security/acl-table.md, deploy/kafka/acls.sh (compose's kafka-init) and, when it has
+    the markers, docs/security.md's table."""
+    assert ACL_TABLE in generated_files()
+    for path, text in generated_files().items():
+        assert path.read_text() == text, f"{path} drifted from the code: run `python -m devstack.kafka_acls`"
+
+
+def test_the_compose_script_creates_every_topic_user_and_acl() -> None:
+    acls = desired_acls()
+    script = render_acl_script(acls).splitlines()
+
+    assert "topic invites.invitations.dlq" in script
+    assert 'user skool-ingest "${SKOOL_INGEST_KAFKA_PASSWORD:?}"' in script
+    assert 'user operator "${OPERATOR_KAFKA_PASSWORD:?}"' in script
+    assert "acl billing IdempotentWrite --cluster kafka-cluster" in script
+    assert "acl billing Read --group billing" in script
+    assert "acl operator Read --topic identity.users.dlq" in script
+    assert len([line for line in script if line.startswith("acl ")]) == len(acls)
+
+
+def test_the_table_goes_between_the_markers_of_a_document_and_nowhere_else() -> None:
+    document = f"# Security\n\n{TABLE_START}\nold\n{TABLE_END}\n\nafter\n"
+
+    assert (
+        with_table(document, "| new |\n") == f"# Security\n\n{TABLE_START}\n| new |\n{TABLE_END}\n\nafter\n"
     )
+    assert with_table("no markers\n", "| new |\n") == "no markers\n"
 
 
 def test_every_service_may_do_exactly_what_its_declarations_say(documents: dict[str, dict[str, Any]]) -> None:
