@@ -142,10 +142,8 @@ def test_postgres_uses_password_logins_created_by_the_init_script() -> None:
     script = (REPO / "deploy/postgres/init-logins.sh").read_text()
     for spec in SERVICES:
         database = database_name(spec)
-        assert (
-            f'service {database} "${spec.env_prefix}_DATABASE_OWNER_PASSWORD" "${spec.env_prefix}_DATABASE_PASSWORD"'
-            in script
-        )
+        passwords = f'"${spec.env_prefix}_DATABASE_OWNER_PASSWORD" "${spec.env_prefix}_DATABASE_PASSWORD"'
+        assert f"service {database} {passwords}" in script
         assert required(environment[f"{spec.env_prefix}_DATABASE_PASSWORD"])
         assert required(environment[f"{spec.env_prefix}_DATABASE_OWNER_PASSWORD"])
 

@@ -32,6 +32,15 @@ SAFE_SECRETS = {
     "BILLING_STRIPE_WEBHOOK_SECRET": "whsec_" + STRONG,
     "BILLING_STRIPE_API_KEY": "sk_live_" + STRONG,
     "SKOOL_INGEST_WEBHOOK_SECRET": STRONG + "-skool",
+    # The bus as production has it: SASL_SSL, SCRAM, each service its own principal.
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "KAFKA_SSL_CAFILE": __file__,  # any existing file: nothing may connect, so nothing reads it
+    **{
+        f"{spec.env_prefix}_KAFKA_{field}": f"{spec.name}-{STRONG}" if field == "PASSWORD" else spec.name
+        for spec in SERVICES
+        for field in ("USERNAME", "PASSWORD")
+    },
 }
 
 
@@ -61,15 +70,21 @@ def knocked(listener: socket.socket) -> bool:
     return True
 
 
-def start(package: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start(
+    package: str, extra: dict[str, str], *, login: str = "backbone"
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m package` with `extra` over a cleaned environment; DATABASE_URL logs in as
+    `login` (`user` or `user:password`) at a socket of this test."""
     with listeners(2) as (database, broker):
         env = {
             name: value
             for name, value in os.environ.items()
-            if not name.startswith(("PLATFORM_", "IDENTITY_", "BILLING_", "SKOOL_INGEST_", "WORKSPACE_"))
+            if not name.startswith(
+                ("PLATFORM_", "IDENTITY_", "BILLING_", "SKOOL_INGEST_", "WORKSPACE_", "INVITES_", "KAFKA_")
+            )
         }
         env |= {
-            "DATABASE_URL": f"postgresql://backbone@127.0.0.1:{database.getsockname()[1]}/postgres",
+            "DATABASE_URL": f"postgresql://{login}@127.0.0.1:{database.getsockname()[1]}/postgres",
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker.getsockname()[1]}",
             **extra,
         }
@@ -121,4 +136,38 @@ def test_an_unsafe_secret_in_production_stops_the_service_naming_the_variable_on
     assert finished.returncode == 2, finished.stderr
     assert f"refusing to start: {variable} {problem}" in finished.stderr
     if value:
+        assert value not in finished.stderr + finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("package", "variable", "value", "problem"),
+    [
+        ("billing", "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "is PLAINTEXT: production needs SASL_SSL"),
+        (
+            "invites",
+            "KAFKA_SECURITY_PROTOCOL",
+            "SASL_PLAINTEXT",
+            "is SASL_PLAINTEXT: production needs SASL_SSL",
+        ),
+        (
+            "identity",
+            "IDENTITY_KAFKA_PASSWORD",
+            "dev-service-key-change-me",
+            "holds a published development value",
+        ),
+        ("workspace", "WORKSPACE_KAFKA_PASSWORD", "kafka-pw-9", f"is shorter than {MIN_SECRET_BYTES} bytes"),
+    ],
+)
+def test_an_open_bus_or_a_weak_kafka_password_in_production_stops_the_service(
+    package: str, variable: str, value: str, problem: str
+) -> None:
+    """Issue 16, item 2: in production a service refuses a plaintext or unauthenticated Kafka
+    connection, and its Kafka password is a secret like the others."""
+    # A database login production accepts, so that only the bus can be what is refused.
+    production = {**SAFE_SECRETS, "PLATFORM_ENVIRONMENT": "production", variable: value}
+    finished = start(package, production, login=f"{package}_app:{STRONG}")
+
+    assert finished.returncode == 2, finished.stderr
+    assert f"refusing to start: {variable} {problem}" in finished.stderr
+    if variable.endswith("_PASSWORD"):
         assert value not in finished.stderr + finished.stdout

@@ -129,7 +129,7 @@ async def start_consuming(
         retry=RetryPolicy(max_attempts=3, initial_seconds=0.01, max_seconds=0.05),
     )
     loop = ConsumerLoop(
-        bootstrap_servers=platform.kafka_bootstrap,
+        kafka=platform.kafka_bootstrap,
         group_id=group,
         client_id="test-consumer",
         consumers=[consumer],
@@ -267,12 +267,12 @@ async def test_a_dead_letter_can_be_replayed_once_the_cause_is_fixed(
     await dead_letters(platform, topic, expect=1)
     running.fixed.add("fixed-later")  # the bug is fixed
 
-    assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 1
+    assert await replay_dead_letters(kafka=platform.kafka_bootstrap, topic=topic) == 1
 
     await eventually(
         lambda: _value(running.applied), until=lambda a: a == ["fixed-later"], what="replayed event applied"
     )
-    assert await replay_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic) == 0
+    assert await replay_dead_letters(kafka=platform.kafka_bootstrap, topic=topic) == 0
 
 
 async def test_an_outage_is_not_mistaken_for_a_poison_message(
@@ -410,7 +410,7 @@ async def test_dead_letters_are_listed_with_their_error_and_one_can_be_replayed_
     await publish(platform, topic, first, second)
     await dead_letters(platform, topic, expect=2)
 
-    letters = await list_dead_letters(bootstrap=platform.kafka_bootstrap, topic=topic)
+    letters = await list_dead_letters(kafka=platform.kafka_bootstrap, topic=topic)
     assert [(letter.key, letter.event_type, letter.attempts) for letter in letters] == [
         ("same-key", "test.poison", "3"),
         ("same-key", "test.poison", "3"),
@@ -422,10 +422,10 @@ async def test_dead_letters_are_listed_with_their_error_and_one_can_be_replayed_
     running.fixed.add("listed-2")  # only the second one's cause is fixed: replay just that one
     chosen = letters[1]
     assert await replay_one(
-        bootstrap=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset
+        kafka=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset
     )
     assert not await replay_one(
-        bootstrap=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset + 99
+        kafka=platform.kafka_bootstrap, topic=topic, partition=chosen.partition, offset=chosen.offset + 99
     )
     await eventually(
         lambda: _value(running.applied), until=lambda a: a == ["listed-2"], what="the replayed one applied"

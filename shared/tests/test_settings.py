@@ -59,6 +59,12 @@ REAL = {
     "DEMO_WEBHOOK_SECRET": "a-real-webhook-secret-0123456789abcdef",
     # In production a database URL must name a login of its own, with a password (not backbone).
     "DATABASE_URL": "postgresql://demo_svc_app:a-real-database-password@db:5432/postgres",
+    # Production's bus: SASL_SSL with SCRAM, the service's own principal (issue 16).
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "KAFKA_SSL_CAFILE": __file__,  # a file that exists (the settings check that; only a client reads it)
+    "DEMO_KAFKA_USERNAME": "demo-svc",
+    "DEMO_KAFKA_PASSWORD": "a-real-kafka-password-0123456789abcdef",
 }
 
 
@@ -75,6 +81,9 @@ REAL = {
         ("PLATFORM_SERVICE_KEY", DEV_SERVICE_KEY, "holds a published development value"),
         ("PLATFORM_SERVICE_KEY", "", "is empty"),
         ("PLATFORM_TOKEN_MINT_KEY", "short-but-not-a-default", f"is shorter than {MIN_SECRET_BYTES} bytes"),
+        ("DEMO_KAFKA_PASSWORD", "kafka-pass", f"is shorter than {MIN_SECRET_BYTES} bytes"),
+        ("DEMO_KAFKA_PASSWORD", DEV_SERVICE_KEY, "holds a published development value"),
+        ("DEMO_KAFKA_PASSWORD", "", "is empty"),
     ],
 )
 def test_an_unsafe_secret_outside_development_is_refused_by_its_variable_never_its_value(
@@ -194,3 +203,76 @@ def test_production_refuses_the_superuser_url_beside_a_service_url_of_its_own(
     with pytest.raises(ValidationError, match="DATABASE_URL logs in as the development superuser") as refused:
         DemoSettings()
     assert "s3cret" not in str(refused.value)
+
+
+def _production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATFORM_ENVIRONMENT", "production")
+    for name, real in REAL.items():
+        monkeypatch.setenv(name, real)
+
+
+def test_production_settings_describe_the_service_s_own_kafka_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _production(monkeypatch)
+
+    connection = DemoSettings().kafka_connection
+
+    assert connection.security_protocol == "SASL_SSL"
+    assert connection.ssl_cafile == __file__
+    assert (connection.username, connection.password) == ("demo-svc", REAL["DEMO_KAFKA_PASSWORD"])
+    assert connection.mechanism == "SCRAM-SHA-512"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        (
+            "KAFKA_SECURITY_PROTOCOL",
+            "PLAINTEXT",
+            "KAFKA_SECURITY_PROTOCOL is PLAINTEXT: production needs SASL_SSL",
+        ),
+        ("KAFKA_SECURITY_PROTOCOL", "SSL", "KAFKA_SECURITY_PROTOCOL is SSL: production needs SASL_SSL"),
+        (
+            "KAFKA_SECURITY_PROTOCOL",
+            "SASL_PLAINTEXT",
+            "KAFKA_SECURITY_PROTOCOL is SASL_PLAINTEXT: production needs SASL_SSL",
+        ),
+        ("KAFKA_SASL_MECHANISM", "PLAIN", "KAFKA_SASL_MECHANISM is PLAIN: production needs SCRAM-SHA-512"),
+        ("DEMO_KAFKA_USERNAME", "", "DEMO_KAFKA_USERNAME is empty"),
+        ("KAFKA_SSL_CAFILE", "/nonexistent/ca.pem", "KAFKA_SSL_CAFILE names no file"),
+    ],
+)
+def test_an_unauthenticated_or_unencrypted_bus_is_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(SystemExit) as exited:
+        load_settings(DemoSettings)
+
+    printed = exited.value.__context__
+    assert isinstance(printed, ValidationError)
+    assert problem in str(printed.errors(include_input=False)[0]["msg"])
+    assert REAL["DEMO_KAFKA_PASSWORD"] not in str(printed)
+
+
+def test_without_kafka_settings_production_refuses_the_plaintext_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _production(monkeypatch)
+    for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SSL_CAFILE"):
+        monkeypatch.delenv(name)
+
+    with pytest.raises(ValidationError, match="KAFKA_SECURITY_PROTOCOL is PLAINTEXT"):
+        DemoSettings()
+
+
+def test_development_and_test_keep_the_plaintext_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    for environment in ("development", "test"):
+        monkeypatch.setenv("PLATFORM_ENVIRONMENT", environment)
+        for name, real in REAL.items():
+            if not name.startswith(("KAFKA_", "DEMO_KAFKA_")):
+                monkeypatch.setenv(name, real)
+        assert DemoSettings().kafka_connection.client_kwargs()["security_protocol"] == "PLAINTEXT"

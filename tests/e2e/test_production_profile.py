@@ -99,7 +99,10 @@ class Production:
     def sign_up(self, *, email: str | None = None, invitation: str | None = None) -> str:
         user_id = f"user_{uuid.uuid4().hex[:20]}"
         payload = clerk_user_created(
-            user_id=user_id, email=email or unique_email("ada"), pending_invitation=invitation
+            user_id=user_id,
+            email=email or unique_email("ada"),
+            first_name="Ada",
+            pending_invitation=invitation,
         )
         body, headers = signed_delivery(payload, secret=self.values["IDENTITY_AUTH_WEBHOOK_SECRET"])
         posted = self.call("identity", "POST", "/v1/webhooks/auth", content=body, headers=headers)

@@ -30,7 +30,7 @@ from .test_skool_provisioning import post_skool, skool_delivery
 async def trace_of(services: Fleet, platform: Platform, query: str) -> Trace:
     urls = {name: replica.url for name, replica in services.services.items()}
     return await collect_trace(
-        query, urls=urls, operator_key=TEST_OPERATOR_KEY, bootstrap=platform.kafka_bootstrap
+        query, urls=urls, operator_key=TEST_OPERATOR_KEY, kafka=platform.kafka_bootstrap
     )
 
 

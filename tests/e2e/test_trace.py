@@ -50,7 +50,7 @@ OPERATOR_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
 async def _trace(services: Fleet, platform: Platform, query: str) -> Trace:
     urls = {name: replica.url for name, replica in services.services.items()}
     return await collect_trace(
-        query, urls=urls, operator_key=TEST_OPERATOR_KEY, bootstrap=platform.kafka_bootstrap
+        query, urls=urls, operator_key=TEST_OPERATOR_KEY, kafka=platform.kafka_bootstrap
     )
 
 

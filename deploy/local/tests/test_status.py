@@ -59,7 +59,7 @@ async def test_status_sees_a_backlog_while_a_consumer_is_down(services: Fleet, p
         body, headers = signup_delivery(user_id=user_id)
         assert (await post_auth_webhook(services, body, headers)).status_code == 200
         status = await eventually(
-            lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
+            lambda: collect_status(kafka=platform.kafka_bootstrap, database_url=platform.database_url),
             until=lambda s: any(lag.group == "billing" and lag.lag > 0 for lag in s.lags),
             what="billing lag visible",
         )

@@ -23,7 +23,7 @@ from .test_email_invitations import invite
 async def trace_of(services: Fleet, platform: Platform, query: str) -> Trace:
     urls = {name: replica.url for name, replica in services.services.items()}
     return await collect_trace(
-        query, urls=urls, operator_key=TEST_OPERATOR_KEY, bootstrap=platform.kafka_bootstrap
+        query, urls=urls, operator_key=TEST_OPERATOR_KEY, kafka=platform.kafka_bootstrap
     )
 
 

@@ -114,11 +114,11 @@ class ServiceRuntime:
         url = self.settings.effective_database_url
         await prepare_database(self.settings, script_location=self.migrations)
         self.database = create_database(url, session_role=app_role(self.name))
-        bootstrap = self.settings.kafka_bootstrap_servers
+        kafka = self.settings.kafka_connection
         instance = self.settings.instance_name
         self.relay = OutboxRelay(
             database=self.database,
-            producer_factory=lambda: idempotent_producer(bootstrap, client_id=f"{instance}-outbox"),
+            producer_factory=lambda: idempotent_producer(kafka, client_id=f"{instance}-outbox"),
             safety_poll_seconds=self.settings.outbox_safety_poll_seconds,
             service=self.name,
         )
@@ -185,7 +185,7 @@ class ServiceRuntime:
             for subscription in self.subscriptions
         ]
         return ConsumerLoop(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka=settings.kafka_connection,
             group_id=settings.consumer_group,
             client_id=self.settings.instance_name,
             consumers=consumers,
@@ -195,11 +195,12 @@ class ServiceRuntime:
     async def _connect_broker(self) -> None:
         """Connect the dead-letter producer and the consumers, retrying until the broker answers."""
         delay = 0.2
-        bootstrap = self.settings.kafka_bootstrap_servers
+        kafka = self.settings.kafka_connection
+        bootstrap = kafka.bootstrap_servers
         while True:
             try:
                 client_id = f"{self.settings.instance_name}-dlq"
-                self._dlq_producer = idempotent_producer(bootstrap, client_id=client_id)
+                self._dlq_producer = idempotent_producer(kafka, client_id=client_id)
                 await self._dlq_producer.start()
                 self.consumer_loop = self._build_consumers(self._dlq_producer)
                 if self.consumer_loop is not None:

@@ -8,11 +8,14 @@ development default, and outside development a secret still at its default is re
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from shared.messaging.kafka_connection import KafkaConnection
 
 # Three purpose-split keys (API.md "Authentication"), each a separate secret: product backends,
 # token minting, operators. A route accepts only its own purpose's key.
@@ -40,6 +43,8 @@ DEVELOPMENT_SECRETS = frozenset(
         DEV_SKOOL_WEBHOOK_SECRET,
     }
 )
+# SASL mechanisms production accepts: SCRAM never sends the password (PLAIN would, inside TLS).
+PRODUCTION_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 # Outside development a secret shorter than this (in UTF-8 bytes) is refused.
 MIN_SECRET_BYTES = 32
 DEV_DATABASE_SERVER = "postgresql+asyncpg://backbone@127.0.0.1:54329/postgres"
@@ -81,6 +86,14 @@ class ServiceSettings(BaseSettings):
     database_migration_url: str | None = None
     database_server_url: str = Field(default=DEV_DATABASE_SERVER, validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # How this service authenticates to Kafka (shared.messaging.kafka_connection): plaintext in
+    # development and tests; production refuses anything but SASL_SSL with SCRAM. The username and
+    # password are the service's own (`<PREFIX>_KAFKA_USERNAME`, `<PREFIX>_KAFKA_PASSWORD`).
+    kafka_security_protocol: str = Field(default="PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: str | None = Field(default=None, validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_ssl_cafile: str | None = Field(default=None, validation_alias="KAFKA_SSL_CAFILE")
+    kafka_username: str | None = None
+    kafka_password: str | None = None
     service_key: str = Field(default=DEV_SERVICE_KEY, validation_alias="PLATFORM_SERVICE_KEY")
     token_mint_key: str = Field(default=DEV_TOKEN_MINT_KEY, validation_alias="PLATFORM_TOKEN_MINT_KEY")
     operator_key: str = Field(default=DEV_OPERATOR_KEY, validation_alias="PLATFORM_OPERATOR_KEY")
@@ -134,15 +147,23 @@ class ServiceSettings(BaseSettings):
                 "(a service never guesses which, so it never runs on development secrets by accident)"
             )
         if self.environment == "development":
+            self._check_kafka_connection()
             return self
-        for name in self.secret_fields:
-            problem = _secret_problem(getattr(self, name), own_default=type(self).model_fields[name].default)
+        secrets = self.secret_fields
+        if self.kafka_security_protocol.startswith("SASL_"):
+            secrets = (*secrets, "kafka_password")
+        for name in secrets:
+            problem = _secret_problem(
+                getattr(self, name) or "", own_default=type(self).model_fields[name].default
+            )
             if problem is not None:
                 raise UnsafeSettings(
                     f"{self.variable_of(name)} {problem} (PLATFORM_ENVIRONMENT={self.environment})"
                 )
         if self.environment == "production":
             self._refuse_unsafe_database_logins()
+            self._refuse_unsafe_kafka()
+        self._check_kafka_connection()
         return self
 
     def _refuse_unsafe_database_logins(self) -> None:
@@ -161,6 +182,36 @@ class ServiceSettings(BaseSettings):
             problem = _database_login_problem(url)
             if problem is not None:
                 raise UnsafeSettings(f"{self.variable_of(name)} {problem} (PLATFORM_ENVIRONMENT=production)")
+
+    def _refuse_unsafe_kafka(self) -> None:
+        """In production the bus is authenticated and encrypted: SASL_SSL with SCRAM only
+        (PLAINTEXT and SASL_PLAINTEXT travel in clear, SSL alone authenticates no one)."""
+        where = f"(PLATFORM_ENVIRONMENT={self.environment})"
+        if self.kafka_security_protocol != "SASL_SSL":
+            protocol = self.kafka_security_protocol
+            raise UnsafeSettings(f"KAFKA_SECURITY_PROTOCOL is {protocol}: production needs SASL_SSL {where}")
+        if (self.kafka_sasl_mechanism or "SCRAM-SHA-512") not in PRODUCTION_SASL_MECHANISMS:
+            raise UnsafeSettings(
+                f"KAFKA_SASL_MECHANISM is {self.kafka_sasl_mechanism}: production needs "
+                f"{' or '.join(PRODUCTION_SASL_MECHANISMS)} {where}"
+            )
+
+    def _check_kafka_connection(self) -> None:
+        """A connection the settings cannot make (unknown protocol, SASL without credentials)
+        stops the service at start, not at its first Kafka call."""
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_"):
+            for name in ("kafka_username", "kafka_password"):
+                if not getattr(self, name):
+                    variable = self.variable_of(name)
+                    raise UnsafeSettings(f"{variable} is empty (KAFKA_SECURITY_PROTOCOL={protocol})")
+        if self.kafka_ssl_cafile and not Path(self.kafka_ssl_cafile).is_file():
+            # Else every client would fail to start, and the broker loop retry it for ever.
+            raise UnsafeSettings("KAFKA_SSL_CAFILE names no file")
+        try:
+            self.kafka_connection  # noqa: B018 (built for its validation)
+        except ValueError as error:
+            raise UnsafeSettings(str(error)) from None
 
     @classmethod
     def variable_of(cls, field: str) -> str:
@@ -200,6 +251,18 @@ class ServiceSettings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return self.service_name
+
+    @property
+    def kafka_connection(self) -> KafkaConnection:
+        """How every Kafka client of this service connects (relay, DLQ producer, consumers)."""
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            ssl_cafile=self.kafka_ssl_cafile,
+            username=self.kafka_username,
+            password=self.kafka_password,
+        )
 
 
 def _secret_problem(value: str, *, own_default: object) -> str | None:

@@ -32,12 +32,13 @@ from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV
 from devstack.services import replica_counts
 from devstack.svix_sender import send_burst, signup_deliveries
 from devstack.system import Logger
+from shared.messaging.kafka_connection import KafkaTarget
 
 DLQ_TOPICS = [f"{topic}.dlq" for topic in TOPICS]
 
 
-async def dead_letter_count(bootstrap: str) -> int:
-    return sum((await end_offsets(bootstrap, DLQ_TOPICS)).values())
+async def dead_letter_count(kafka: KafkaTarget) -> int:
+    return sum((await end_offsets(kafka, DLQ_TOPICS)).values())
 
 
 async def kill_and_wait(platform: Platform, target: str, *, started: float, timeout: float = 120) -> Kill:
@@ -128,7 +129,7 @@ async def run_chaos(
     """A burst of `signups` (released at `rate`/s while kills go on) and, meanwhile, each round's
     targets killed at random moments within `window` seconds; the next round starts once all are back."""
     assert platform.fleet is not None, "start the services first"
-    dead_letters_before = await dead_letter_count(platform.kafka_bootstrap)
+    dead_letters_before = await dead_letter_count(platform.kafka_connection())
     flush = asyncio.Event()
     started = time.monotonic()
     burst = asyncio.create_task(
@@ -163,7 +164,7 @@ async def run_chaos(
         kills=kills,
         burst=result,
         problems=problems,
-        dead_letters=await dead_letter_count(platform.kafka_bootstrap) - dead_letters_before,
+        dead_letters=await dead_letter_count(platform.kafka_connection()) - dead_letters_before,
         seconds=time.monotonic() - started,
         not_ready=not_ready,
     )

@@ -35,6 +35,7 @@ from devstack.system import Logger
 from devstack.trace import as_json, collect_trace
 from devstack.trace import render as render_trace
 from devstack.webhooks import clerk_user_created, signed_delivery
+from shared.messaging.kafka_connection import KafkaConnection
 from shared.messaging.replay import list_dead_letters, replay_dead_letters, replay_one
 from shared.settings import DEV_OPERATOR_KEY, DEV_SERVICE_KEY, DEV_TOKEN_MINT_KEY
 
@@ -221,7 +222,7 @@ def signup(args: argparse.Namespace) -> int:
 async def dead_letters(args: argparse.Namespace) -> int:
     """`devstack dlq list|replay TOPIC [--partition P --offset N]`."""
     if args.action == "list":
-        letters = await list_dead_letters(bootstrap=args.bootstrap, topic=args.topic)
+        letters = await list_dead_letters(kafka=operator_kafka(args.bootstrap), topic=args.topic)
         print(f"{len(letters)} dead letter(s) on {args.topic}.dlq")
         for letter in letters:
             replayed = "replayed" if letter.replayed else "waiting"
@@ -236,7 +237,10 @@ async def dead_letters(args: argparse.Namespace) -> int:
         return 2
     if args.offset is not None:
         sent = await replay_one(
-            bootstrap=args.bootstrap, topic=args.topic, partition=args.partition, offset=args.offset
+            kafka=operator_kafka(args.bootstrap),
+            topic=args.topic,
+            partition=args.partition,
+            offset=args.offset,
         )
         print(
             f"replayed p{args.partition}@{args.offset}"
@@ -244,7 +248,7 @@ async def dead_letters(args: argparse.Namespace) -> int:
             else f"no dead letter at p{args.partition}@{args.offset}"
         )
         return 0 if sent else 1
-    count = await replay_dead_letters(bootstrap=args.bootstrap, topic=args.topic)
+    count = await replay_dead_letters(kafka=operator_kafka(args.bootstrap), topic=args.topic)
     print(f"replayed {count} dead letter(s) from {args.topic}.dlq to {args.topic}")
     return 0
 
@@ -255,7 +259,8 @@ def trace(args: argparse.Namespace) -> int:
     offset = args.port_offset
     urls = {spec.name: f"http://127.0.0.1:{service_port(spec, offset)}" for spec in SERVICES}
     bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{9092 + offset}"
-    collected = collect_trace(args.id, urls=urls, operator_key=args.operator_key, bootstrap=bootstrap)
+    kafka = operator_kafka(bootstrap)
+    collected = collect_trace(args.id, urls=urls, operator_key=args.operator_key, kafka=kafka)
     found = asyncio.run(collected)
     print(as_json(found) if args.json else render_trace(found))
     return 0 if found.complete else 1
@@ -263,6 +268,13 @@ def trace(args: argparse.Namespace) -> int:
 
 def _port_offset() -> int:
     return int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
+
+
+def operator_kafka(bootstrap: str) -> KafkaConnection:
+    """The operator tools' connection to `bootstrap`: plaintext, unless KAFKA_SECURITY_PROTOCOL
+    says otherwise; then as the `operator` principal (OPERATOR_KAFKA_USERNAME/_PASSWORD, with
+    KAFKA_SASL_MECHANISM and KAFKA_SSL_CAFILE)."""
+    return KafkaConnection.from_env("OPERATOR", {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
 
 
 def _local_bootstrap() -> str:
@@ -321,7 +333,8 @@ def main() -> None:
     if args.command == "dlq":
         sys.exit(asyncio.run(dead_letters(args)))
     if args.command == "status":
-        print(render(asyncio.run(collect_status(bootstrap=args.bootstrap, database_url=args.database_url))))
+        status_of = collect_status(kafka=operator_kafka(args.bootstrap), database_url=args.database_url)
+        print(render(asyncio.run(status_of)))
         sys.exit(0)
     sys.exit(run() if args.command == "run" else signup(args))
 

@@ -8,6 +8,8 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
+from shared.messaging.kafka_connection import KafkaTarget, as_connection
+
 
 @dataclass(frozen=True)
 class GroupState:
@@ -18,8 +20,8 @@ class GroupState:
         return {tp: member for member, tps in self.owned.items() for tp in tps if tp.topic == topic}
 
 
-async def describe_group(bootstrap: str, group: str) -> GroupState:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def describe_group(kafka: KafkaTarget, group: str) -> GroupState:
+    admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs())
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -34,8 +36,8 @@ async def describe_group(bootstrap: str, group: str) -> GroupState:
     return GroupState(state=described["state"], owned=owned)
 
 
-async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def committed_offsets(kafka: KafkaTarget, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -1,10 +1,18 @@
-"""A real Apache Kafka broker: one combined broker+controller KRaft node, jars from Maven Central."""
+"""A real Apache Kafka broker: one combined broker+controller KRaft node, jars from Maven Central.
+
+Plaintext by default (development, the test platform). With `KafkaSecurity` the broker is the
+production posture of issue 16: clients on SASL_SSL with SCRAM-SHA-512 only, the controller on
+mutual TLS (only the broker's own certificate gets in), StandardAuthorizer with no access where no
+ACL grants it, and `admin` (created when the storage is formatted) the only SASL super user.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -17,9 +25,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from devstack.child import Child
+from devstack.kafka_tls import BROKER_PRINCIPAL, TlsFiles
 from devstack.paths import REPO_ROOT, local_dir
 from devstack.processes import ensure_port_free, port_open, spawn, wait_until
 from devstack.system import Logger, ensure_command
+from shared.messaging.kafka_connection import KafkaConnection, KafkaTarget, as_connection
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 TOPICS = (
@@ -30,6 +40,22 @@ TOPICS = (
     "skool.subscriptions",
 )
 PARTITIONS = 3
+ADMIN_PRINCIPAL = "admin"
+SASL_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """What a secured broker needs: its TLS files and the password of its `admin` super user."""
+
+    tls: TlsFiles
+    admin_password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # The password is written into a JAAS line and the StorageTool's `[name=…,password=…]`:
+        # quotes, commas or brackets would break them (secrets.token_urlsafe() never has any).
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{16,}", self.admin_password):
+            raise ValueError("the Kafka admin password must be 16+ characters of [A-Za-z0-9_-]")
 
 
 def libs_dir() -> Path:
@@ -72,6 +98,7 @@ class KafkaServer:
     controller_port: int
     data_dir: Path
     heap: str = "512m"
+    security: KafkaSecurity | None = None
     child: Child = field(init=False)
     _command: list[str] = field(default_factory=list, init=False)
 
@@ -96,19 +123,72 @@ class KafkaServer:
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "stdout.log"
 
+    def admin_connection(self) -> KafkaConnection:
+        """How the super user `admin` reaches this broker (a plaintext connection when unsecured)."""
+        if self.security is None:
+            return KafkaConnection(self.bootstrap)
+        return KafkaConnection(
+            bootstrap_servers=self.bootstrap,
+            security_protocol="SASL_SSL",
+            sasl_mechanism=SASL_MECHANISM,
+            ssl_cafile=str(self.security.tls.ca_cert),
+            username=ADMIN_PRINCIPAL,
+            password=self.security.admin_password,
+        )
+
+    def _listener_lines(self) -> list[str]:
+        if self.security is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+            ]
+        keystore = self._keystore(self.security.tls)
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN_PRINCIPAL}" password="{self.security.admin_password}";'
+        )
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            # Clients: SASL (SCRAM-SHA-512 only) inside TLS. Controller: TLS with a client
+            # certificate required, so only a holder of a CA-signed key (the broker) gets in.
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "inter.broker.listener.name=SASL_SSL",
+            f"sasl.enabled.mechanisms={SASL_MECHANISM}",
+            f"sasl.mechanism.inter.broker.protocol={SASL_MECHANISM}",
+            f"listener.name.sasl_ssl.{SASL_MECHANISM.lower()}.sasl.jaas.config={jaas}",
+            "listener.name.controller.ssl.client.auth=required",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.security.tls.ca_cert}",
+            "ssl.endpoint.identification.algorithm=https",
+            "ssl.enabled.protocols=TLSv1.3,TLSv1.2",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{ADMIN_PRINCIPAL};{BROKER_PRINCIPAL}",
+        ]
+
+    def _keystore(self, tls: TlsFiles) -> Path:
+        """The broker's key and certificate in one PEM file, as Kafka's PEM keystore reads them."""
+        keystore = self.data_dir / "broker-keystore.pem"
+        _write_private(keystore, tls.broker_key.read_text() + tls.broker_cert.read_text())
+        return keystore
+
     def _properties(self) -> Path:
         config = self.data_dir / "server.properties"
-        config.write_text(
+        _write_private(
+            config,  # holds the admin password when secured
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
+                    *self._listener_lines(),
                     f"log.dirs={self.data_dir / 'log'}",
                     f"num.partitions={PARTITIONS}",
                     "offsets.topic.replication.factor=1",
@@ -124,14 +204,14 @@ class KafkaServer:
                     "auto.create.topics.enable=false",
                     "",
                 ]
-            )
+            ),
         )
         return config
 
     def start(self, log: Logger) -> None:
         """Start the broker and create the topics (blocking; call it outside an event loop)."""
         self.launch(log)
-        asyncio.run(create_topics(self.bootstrap))
+        asyncio.run(create_topics(self.admin_connection()))
 
     def launch(self, log: Logger) -> None:
         """Start the broker and wait until it listens. Call it from the main thread: a child
@@ -150,7 +230,7 @@ class KafkaServer:
 
     def _answers(self) -> bool:
         # The port first: a refused connection makes aiokafka log an error on every probe.
-        return port_open(self.port) and asyncio.run(broker_answers(self.bootstrap))
+        return port_open(self.port) and asyncio.run(broker_answers(self.admin_connection()))
 
     def _prepare(self, log: Logger) -> None:
         """Jars, configuration and (the first time only) formatted storage; restarts reuse them."""
@@ -169,6 +249,16 @@ class KafkaServer:
         if not (self.data_dir / "log" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             log(f"formatting KRaft storage in {self.data_dir / 'log'} (cluster {cluster_id})")
+            # Secured: the admin's SCRAM credential is written with the metadata, so the broker's
+            # own SASL login (inter-broker) and the first admin call work before any user exists.
+            scram = (
+                [
+                    "--add-scram",
+                    f"{SASL_MECHANISM}=[name={ADMIN_PRINCIPAL},password={self.security.admin_password}]",
+                ]
+                if self.security is not None
+                else []
+            )
             subprocess.run(
                 [
                     *java,
@@ -178,6 +268,7 @@ class KafkaServer:
                     f"--cluster-id={cluster_id}",  # an id may start with "-"
                     "-c",
                     str(config),
+                    *scram,
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -193,7 +284,7 @@ class KafkaServer:
 
 
 async def create_topics(
-    bootstrap: str,
+    kafka: KafkaTarget,
     names: tuple[str, ...] = TOPICS,
     *,
     partitions: int = PARTITIONS,
@@ -208,7 +299,7 @@ async def create_topics(
     wanted = [*names, *(f"{topic}.dlq" for topic in names)]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs(), request_timeout_ms=5000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -240,9 +331,9 @@ async def _all_led(admin: AIOKafkaAdminClient, names: list[str]) -> bool:
     )
 
 
-async def broker_answers(bootstrap: str) -> bool:
+async def broker_answers(kafka: KafkaTarget) -> bool:
     """Does the broker answer a metadata request (not just accept connections)?"""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs(), request_timeout_ms=2000)
     try:
         await admin.start()
         await admin.list_topics()
@@ -253,9 +344,9 @@ async def broker_answers(bootstrap: str) -> bool:
         await admin.close()
 
 
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+async def end_offsets(kafka: KafkaTarget, topics: list[str]) -> dict[TopicPartition, int]:
     """The next offset of every partition of `topics` (how many records each has had)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs())
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -269,9 +360,17 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition,
     missing = set(topics) - {partition.topic for partition in partitions}
     if missing:
         raise LookupError(f"topics without partitions: {sorted(missing)}")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**as_connection(kafka).client_kwargs())
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it may hold a password or a private key)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)

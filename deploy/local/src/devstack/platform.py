@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.child import Child
-from devstack.kafka import KafkaServer, create_topics
+from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, KafkaServer, create_topics
+from devstack.kafka_acls import apply_kafka_security
+from devstack.pg_logins import provision_logins
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, ServiceSpec, database_name
 from devstack.smtp_sink import SmtpSink
 from devstack.stripe_mock import StripeMock, wants_stripe_mock
 from devstack.supervisor import RestartPolicy, Supervisor
 from devstack.system import Logger
+from shared.messaging.kafka_connection import KafkaConnection
 
 
 @dataclass
@@ -65,6 +68,18 @@ class Platform:
     # None: PostgreSQL trusts 127.0.0.1 (development). Set: the superuser's password, and the
     # server takes SCRAM passwords only (devstack.postgres; the services' logins: pg_logins).
     postgres_password: str | None = None
+    # A secured broker (SASL_SSL, ACLs; issue 16) instead of development's plaintext one. Once it
+    # answers, every principal in `kafka_passwords` gets its SCRAM credential and the broker's
+    # ACLs are made equal to devstack.kafka_acls.desired_acls().
+    kafka_security: KafkaSecurity | None = None
+    kafka_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Set (the production profile): every database login's password (devstack.pg_logins); the
+    # logins and their databases are provisioned as the superuser, and the services are never
+    # handed the superuser's DATABASE_URL (each gets its own logins instead).
+    database_passwords: Mapping[str, str] | None = field(default=None, repr=False)
+    # Use a shell's KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL instead of starting the servers
+    # (development); the production profile always starts and provisions its own.
+    external_servers: bool = True
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(log=self.log, policy=self.restart_policy)
@@ -73,7 +88,7 @@ class Platform:
         """Kafka (or KAFKA_BOOTSTRAP_SERVERS), PostgreSQL (or DATABASE_URL), the SMTP sink."""
         started = time.monotonic()
         self.supervisor.start()
-        external_db = os.environ.get("DATABASE_URL")
+        external_db = os.environ.get("DATABASE_URL") if self.external_servers else None
         if external_db:
             self.log(f"PostgreSQL: using DATABASE_URL ({external_db.split('@')[-1]})")
             self.database_url = external_db
@@ -89,8 +104,12 @@ class Platform:
             self.postgres.start(self.log)
             self.supervisor.watch(self.postgres.child)
             self.database_url = self.postgres.url
-        asyncio.run(create_databases(self.database_url, [database_name(s) for s in SERVICES]))
-        external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if self.database_passwords is not None:
+            provision_logins(self.database_url, self.database_passwords)
+            self.log("PostgreSQL: password logins only; each service's owner and traffic logins set")
+        else:
+            asyncio.run(create_databases(self.database_url, [database_name(s) for s in SERVICES]))
+        external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") if self.external_servers else None
         if external_kafka:
             self.log(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS ({external_kafka})")
             self.kafka_bootstrap = external_kafka
@@ -100,9 +119,15 @@ class Platform:
                 port=self.ports.kafka,
                 controller_port=self.ports.kafka_controller,
                 data_dir=self.root / "kafka" / "node",
+                security=self.kafka_security,
             )
             self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
             self.kafka.start(self.log)
+            if self.kafka_security is not None:
+                apply_kafka_security(self.kafka.admin_connection(), self.kafka_passwords)
+                self.log(
+                    f"Kafka: SASL_SSL; users {', '.join(sorted(self.kafka_passwords))} and their ACLs set"
+                )
             self.supervisor.watch(self.kafka.child)
             self.kafka_bootstrap = self.kafka.bootstrap
         self.smtp = SmtpSink(
@@ -119,7 +144,24 @@ class Platform:
             self.supervisor.watch(self.stripe_mock.child)
         self.log(f"infrastructure ready in {time.monotonic() - started:.1f}s")
 
+    def kafka_connection(self, principal: str = ADMIN_PRINCIPAL) -> KafkaConnection:
+        """How `principal` reaches this platform's broker (plaintext when it is not secured)."""
+        if self.kafka is None or self.kafka.security is None:
+            return KafkaConnection(self.kafka_bootstrap)
+        admin = self.kafka.admin_connection()
+        if principal == ADMIN_PRINCIPAL:
+            return admin
+        return admin.as_principal(principal, self.kafka_passwords[principal])
+
     def shared_env(self) -> dict[str, str]:
+        """What every service gets: where the servers are. In the production profile not the
+        superuser's DATABASE_URL: each service gets its own logins and Kafka settings instead."""
+        if self.database_passwords is not None:
+            return {
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(self.ports.smtp),
+                **({"BILLING_STRIPE_API_BASE": self.stripe_mock.url} if self.stripe_mock else {}),
+            }
         return {
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,

@@ -23,9 +23,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from devstack.services import SERVICES, ServiceSpec, database_name
+from devstack.pg_logins import OPERATOR_LOGIN, DatabaseLogins, login_url
+from devstack.services import SERVICES, ServiceSpec
 from shared.settings import ServiceSettings
 
 FILE_NAME = "secrets.env"
@@ -35,7 +36,6 @@ KAFKA_PROTOCOL = "SASL_SSL"
 # prefix, as a service reads its own: OPERATOR_KAFKA_USERNAME, OPERATOR_DATABASE_URL.
 OPERATOR_PREFIX = "OPERATOR"
 OPERATOR_PRINCIPAL = "operator"
-OPERATOR_DATABASE_LOGIN = "platform_operator"
 # The platform's own bootstrap identities: the broker's super user (creates topics, users and
 # ACLs) and PostgreSQL's superuser (creates databases and logins). No service ever gets them.
 KAFKA_ADMIN_PASSWORD = "DEVSTACK_KAFKA_ADMIN_PASSWORD"
@@ -93,12 +93,6 @@ def kafka_principal(spec: ServiceSpec) -> str:
     return spec.name
 
 
-def database_logins(spec: ServiceSpec) -> tuple[str, str]:
-    """A service's two database logins: the owner (migrations) and the traffic login."""
-    name = database_name(spec)
-    return f"{name}_owner", f"{name}_app"
-
-
 @dataclass(frozen=True)
 class Endpoints:
     """Where this start's servers listen (the address-bearing lines of the file follow them)."""
@@ -152,17 +146,14 @@ class ProductionSecrets:
             values[f"{prefix}_KAFKA_USERNAME"] = principal
             values[f"{prefix}_KAFKA_PASSWORD"] = kept(f"{prefix}_KAFKA_PASSWORD")
         for spec in SERVICES:
-            owner, app = database_logins(spec)
-            database = database_name(spec)
-            for variable, login in (("DATABASE_MIGRATION_URL", owner), ("DATABASE_URL", app)):
+            logins = DatabaseLogins.of(spec)
+            for variable, login in (("DATABASE_MIGRATION_URL", logins.owner), ("DATABASE_URL", logins.app)):
                 name = f"{spec.env_prefix}_{variable}"
                 password = _password_in(existing.get(name)) or random_secret()
-                values[name] = _postgres_url(login, password, endpoints.postgres_host_port, database)
+                values[name] = login_url(endpoints.postgres_host_port, login, password, logins.database)
         name = f"{OPERATOR_PREFIX}_DATABASE_URL"
         password = _password_in(existing.get(name)) or random_secret()
-        values[name] = _postgres_url(
-            OPERATOR_DATABASE_LOGIN, password, endpoints.postgres_host_port, "postgres"
-        )
+        values[name] = login_url(endpoints.postgres_host_port, OPERATOR_LOGIN, password, "postgres")
         values[KAFKA_ADMIN_PASSWORD] = kept(KAFKA_ADMIN_PASSWORD)
         values[POSTGRES_SUPERUSER_PASSWORD] = kept(POSTGRES_SUPERUSER_PASSWORD)
         return values
@@ -181,7 +172,7 @@ class ProductionSecrets:
                 url = urlsplit(self.values[f"{spec.env_prefix}_{variable}"])
                 found[unquote(url.username or "")] = unquote(url.password or "")
         operator = urlsplit(self.values[f"{OPERATOR_PREFIX}_DATABASE_URL"])
-        found[OPERATOR_DATABASE_LOGIN] = unquote(operator.password or "")
+        found[OPERATOR_LOGIN] = unquote(operator.password or "")
         return found
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
@@ -211,10 +202,6 @@ def _kafka_clients() -> list[tuple[str, str]]:
     return [(spec.env_prefix, kafka_principal(spec)) for spec in SERVICES] + [
         (OPERATOR_PREFIX, OPERATOR_PRINCIPAL)
     ]
-
-
-def _postgres_url(login: str, password: str, host_port: str, database: str) -> str:
-    return f"postgresql://{quote(login, safe='')}:{quote(password, safe='')}@{host_port}/{database}"
 
 
 def _password_in(url: str | None) -> str | None:

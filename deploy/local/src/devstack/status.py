@@ -16,6 +16,7 @@ from devstack.asyncapi import service_apps
 from devstack.kafka import TOPICS, end_offsets
 from devstack.postgres import database_url as url_of_database
 from devstack.services import SERVICES, ServiceSpec, database_name
+from shared.messaging.kafka_connection import KafkaTarget, as_connection
 
 
 def consumed_topics() -> dict[str, tuple[str, ...]]:
@@ -68,12 +69,12 @@ async def _outbox(server_url: str, spec: ServiceSpec) -> OutboxBacklog:
     return OutboxBacklog(service=spec.name, unsent=int(row["unsent"]), oldest_seconds=oldest)
 
 
-async def collect_status(*, bootstrap: str, database_url: str) -> Status:
+async def collect_status(*, kafka: KafkaTarget, database_url: str) -> Status:
     """Read outbox backlogs, consumer lag and dead-letter counts."""
     outboxes = await asyncio.gather(*(_outbox(database_url, spec) for spec in SERVICES))
     dlqs = [f"{topic}.dlq" for topic in TOPICS]
-    ends = await end_offsets(bootstrap, [*TOPICS, *dlqs])
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    ends = await end_offsets(kafka, [*TOPICS, *dlqs])
+    admin = AIOKafkaAdminClient(**as_connection(kafka).client_kwargs())
     await admin.start()
     try:
         lags = []

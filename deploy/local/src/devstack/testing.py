@@ -25,6 +25,7 @@ from devstack.sql import fetchval
 from devstack.status import Status, collect_status
 from devstack.webhooks import clerk_user_created, clerk_user_deleted, signed_delivery
 from devstack.webhooks import new_user_id as new_user_id  # re-exported: tests import it from here
+from shared.messaging.kafka_connection import KafkaTarget, as_connection
 
 T = TypeVar("T")
 
@@ -48,12 +49,12 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: float = 30) -> None:
+async def wait_consumed(kafka: KafkaTarget, *, group: str, topic: str, timeout: float = 30) -> None:
     """Wait until `group` has committed every record now on `topic` (it saw them all)."""
-    targets = await end_offsets(bootstrap, [topic])
+    targets = await end_offsets(kafka, [topic])
 
     async def committed() -> dict[TopicPartition, int]:
-        offsets = await committed_offsets(bootstrap, group)
+        offsets = await committed_offsets(kafka, group)
         return {tp: offset for tp, offset in offsets.items() if tp.topic == topic}
 
     await eventually(
@@ -65,10 +66,10 @@ async def wait_consumed(bootstrap: str, *, group: str, topic: str, timeout: floa
     )
 
 
-async def publish(bootstrap: str, topic: str, *, key: str, value: bytes, times: int = 1) -> None:
+async def publish(kafka: KafkaTarget, topic: str, *, key: str, value: bytes, times: int = 1) -> None:
     """Put a record on a topic as a service's outbox relay would (key = the event's subject, value
     = `Envelope.to_bytes()`); `times` > 1 delivers the very same event again (a redelivery)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**as_connection(kafka).client_kwargs())
     await producer.start()
     try:
         for _ in range(times):
@@ -212,7 +213,7 @@ async def settled_status(platform: Platform, *, timeout: float = 30) -> Status:
     """`devstack status` once every outbox is published and every consumer group is at the end of
     every topic it reads (`Status.settled`)."""
     return await eventually(
-        lambda: collect_status(bootstrap=platform.kafka_bootstrap, database_url=platform.database_url),
+        lambda: collect_status(kafka=platform.kafka_connection(), database_url=platform.database_url),
         until=lambda status: status.settled,
         timeout=timeout,
         interval=0.2,

@@ -30,6 +30,7 @@ from devstack.groups import committed_offsets
 from devstack.kafka import end_offsets
 from shared.events.topics import ALL_TOPICS
 from shared.http.operator import MAX_EVENT_IDS
+from shared.messaging.kafka_connection import KafkaTarget
 from shared.messaging.replay import DeadLetter, list_dead_letters
 from shared.telemetry import trace_id_of
 
@@ -140,7 +141,7 @@ async def collect_trace(
     *,
     urls: Mapping[str, str],
     operator_key: str,
-    bootstrap: str,
+    kafka: KafkaTarget,
     now: datetime | None = None,
 ) -> Trace:
     """Ask every service and Kafka about `query`; the lines come back in time order."""
@@ -162,19 +163,19 @@ async def collect_trace(
         groups += [_Group(name, name, name, None) for name in urls if name not in answered]
         events, webhooks = _entries(timelines, trace.notes)
         topics = sorted({event.topic for event in events})
-        kafka = await _kafka(bootstrap, groups, topics)
+        seen = await _kafka(kafka, groups, topics)
         event_ids = [event.event_id for event in events]
         consumed = await _consumptions(operator, event_ids) if event_ids else {}
     now = now or datetime.now(UTC)
     ids = {*trace.searched, *event_ids}
-    letters = [letter for letter in kafka.letters if letter.key in ids or letter.event_id in ids]
+    letters = [letter for letter in seen.letters if letter.key in ids or letter.event_id in ids]
     trace.lines = sorted(
         [
             *webhooks,
             *_event_lines(events, now),
             *_consumed_lines(events, consumed),
             *_dead_letter_lines(letters, now),
-            *_missing_lines(events, groups, consumed, letters, kafka, operator.down, now),
+            *_missing_lines(events, groups, consumed, letters, seen, operator.down, now),
         ],
         key=lambda line: (line.at, _RANK[line.kind]),
     )
@@ -236,14 +237,14 @@ def _entries(timelines: Sequence[dict[str, Any]], notes: list[str]) -> tuple[lis
     return list(events.values()), list(webhooks.values())
 
 
-async def _kafka(bootstrap: str, groups: Sequence[_Group], topics: Sequence[str]) -> _KafkaView:
+async def _kafka(kafka: KafkaTarget, groups: Sequence[_Group], topics: Sequence[str]) -> _KafkaView:
     """Each group's lag on each partition of `topics`, and every dead letter of every topic."""
-    found = await asyncio.gather(*(list_dead_letters(bootstrap=bootstrap, topic=t) for t in ALL_TOPICS))
+    found = await asyncio.gather(*(list_dead_letters(kafka=kafka, topic=t) for t in ALL_TOPICS))
     letters = [letter for letters in found for letter in letters]
     if not topics:
         return _KafkaView({}, {}, {}, letters)
-    ends = await end_offsets(bootstrap, list(topics))
-    committed = await asyncio.gather(*(committed_offsets(bootstrap, group.group) for group in groups))
+    ends = await end_offsets(kafka, list(topics))
+    committed = await asyncio.gather(*(committed_offsets(kafka, group.group) for group in groups))
     lags = {
         (group.group, tp): end - max(offsets.get(tp, 0), 0)
         for group, offsets in zip(groups, committed, strict=True)

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shared.messaging.consumer import EventConsumer, Record
+from shared.messaging.kafka_connection import KafkaTarget, as_connection
 from shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ConsumerLoop:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaTarget,
         group_id: str,
         client_id: str,
         consumers: Sequence[EventConsumer],
@@ -69,7 +70,7 @@ class ConsumerLoop:
         self._task: asyncio.Task[None] | None = None
         self._committer: _OffsetCommitter | None = None
         self._kafka = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **as_connection(kafka).client_kwargs(),
             group_id=group_id,
             client_id=client_id,
             enable_auto_commit=False,  # committed by us, after the effect's transaction

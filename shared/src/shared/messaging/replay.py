@@ -2,6 +2,7 @@
 first were.
 
     python -m shared.messaging.replay identity.users [--bootstrap 127.0.0.1:9092]
+                                   # a secured broker: KAFKA_SECURITY_PROTOCOL and OPERATOR_KAFKA_*
     devstack dlq list identity.users          # offset, key, type, error, attempts, age, replayed?
     devstack dlq replay identity.users [--partition P --offset N]
 
@@ -32,21 +33,24 @@ from shared.messaging.dlq import (
     DLQ_ORIGINAL_TOPIC,
     original_headers,
 )
+from shared.messaging.kafka_connection import KafkaConnection, KafkaTarget, as_connection
 from shared.outbox.relay import idempotent_producer
 
 REPLAYER_GROUP = "dlq-replayer"
+# The client id of the replayer's producer (its idempotent producer needs IDEMPOTENT_WRITE, see ACLs).
+REPLAYER_CLIENT_ID = "dlq-replayer"
 
 
-async def replay_dead_letters(*, bootstrap: str, topic: str, idle_ms: int = 1000) -> int:
+async def replay_dead_letters(*, kafka: KafkaTarget, topic: str, idle_ms: int = 1000) -> int:
     """Replay every dead letter of `topic` not replayed before; returns how many were sent."""
     consumer = AIOKafkaConsumer(
         dlq_topic(topic),
-        bootstrap_servers=bootstrap,
+        **as_connection(kafka).client_kwargs(),
         group_id=REPLAYER_GROUP,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = idempotent_producer(bootstrap, client_id="dlq-replayer")
+    producer = idempotent_producer(kafka, client_id=REPLAYER_CLIENT_ID)
     await consumer.start()
     await producer.start()
     replayed = 0
@@ -86,11 +90,14 @@ class DeadLetter:
     traceparent: str = ""  # the `traceparent` header, else the envelope's
 
 
-async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
+async def list_dead_letters(*, kafka: KafkaTarget, topic: str) -> list[DeadLetter]:
     """Every record now on `<topic>.dlq`, oldest first per partition (reads; changes nothing)."""
     # No group: the consumer is given every partition of the topic, and commits nothing.
     consumer = AIOKafkaConsumer(
-        dlq_topic(topic), bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        dlq_topic(topic),
+        **as_connection(kafka).client_kwargs(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -102,7 +109,7 @@ async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
         if not partitions:
             return []
         ends = await consumer.end_offsets(partitions)
-        replayed_to = await _replayer_offsets(bootstrap, partitions)
+        replayed_to = await _replayer_offsets(kafka, partitions)
         found: list[DeadLetter] = []
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             for tp, records in (await consumer.getmany(timeout_ms=500)).items():
@@ -112,12 +119,12 @@ async def list_dead_letters(*, bootstrap: str, topic: str) -> list[DeadLetter]:
     return sorted(found, key=lambda letter: (letter.partition, letter.offset))
 
 
-async def replay_one(*, bootstrap: str, topic: str, partition: int, offset: int) -> bool:
+async def replay_one(*, kafka: KafkaTarget, topic: str, partition: int, offset: int) -> bool:
     """Send the dead letter at `partition`/`offset` of `<topic>.dlq` back to `topic`; False if
     there is no such record."""
     tp = TopicPartition(dlq_topic(topic), partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = idempotent_producer(bootstrap, client_id="dlq-replayer")
+    consumer = AIOKafkaConsumer(**as_connection(kafka).client_kwargs(), enable_auto_commit=False)
+    producer = idempotent_producer(kafka, client_id=REPLAYER_CLIENT_ID)
     await consumer.start()
     await producer.start()
     try:
@@ -139,9 +146,11 @@ async def replay_one(*, bootstrap: str, topic: str, partition: int, offset: int)
         await consumer.stop()
 
 
-async def _replayer_offsets(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+async def _replayer_offsets(
+    kafka: KafkaTarget, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=REPLAYER_GROUP, enable_auto_commit=False
+        **as_connection(kafka).client_kwargs(), group_id=REPLAYER_GROUP, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -186,7 +195,8 @@ def main() -> None:
     parser.add_argument("topic", help="the original topic, e.g. identity.users")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
-    count = asyncio.run(replay_dead_letters(bootstrap=args.bootstrap, topic=args.topic))
+    kafka = KafkaConnection.from_env("OPERATOR", {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": args.bootstrap})
+    count = asyncio.run(replay_dead_letters(kafka=kafka, topic=args.topic))
     print(f"replayed {count} dead letters from {dlq_topic(args.topic)} to {args.topic}")
 
 

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from shared.db.session import Database
+from shared.messaging.kafka_connection import KafkaTarget, as_connection
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from shared.settings import as_libpq_url
 
@@ -211,10 +212,11 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(self._service, row["event_type"]).inc()
 
 
-def idempotent_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
-    """The producer the guarantees need: idempotence on, `acks=all`."""
+def idempotent_producer(connection: KafkaTarget, *, client_id: str) -> AIOKafkaProducer:
+    """The producer the guarantees need: idempotence on, `acks=all`; connected as `connection`
+    says (a bare bootstrap address is a plaintext broker)."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **as_connection(connection).client_kwargs(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

@@ -130,7 +130,7 @@ def endpoints(platform: Platform, fleet: Fleet) -> Endpoints:
         identity_url=fleet["identity"].url,
         billing_url=fleet["billing"].url,
         identity_db=database_url(platform.database_url, "identity"),
-        kafka_bootstrap=platform.kafka_bootstrap,
+        kafka=platform.kafka_connection(),
     )
 
 

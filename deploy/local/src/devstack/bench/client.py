@@ -17,6 +17,7 @@ import asyncpg
 
 from devstack.bench.config import AUTH_SECRET, SERVICE_KEY
 from devstack.webhooks import new_signup, signed_delivery
+from shared.messaging.kafka_connection import KafkaTarget
 
 # Claims are complete when the user's active org, its membership and its plan are all known
 # (what GET /v1/users/{id}/claims joins; superuser connections bypass row-level security).
@@ -87,7 +88,7 @@ class Endpoints:
     identity_url: str
     billing_url: str
     identity_db: str
-    kafka_bootstrap: str
+    kafka: KafkaTarget  # how the bench reads identity.users (the admin on a secured broker)
 
 
 async def post_signup(session: aiohttp.ClientSession, target: Endpoints, signup: Signup) -> None:

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer
 
 from devstack.bench.client import Endpoints, http_session, post_signup, presign
 from devstack.bench.report import Figure, ms, percentile
+from shared.messaging.kafka_connection import as_connection
 
 
 async def run_webhook_to_kafka(target: Endpoints, *, count: int, deadline: float) -> list[Figure]:
@@ -16,7 +17,7 @@ async def run_webhook_to_kafka(target: Endpoints, *, count: int, deadline: float
     signups = presign(count)
     answered: list[float] = []
     published: list[float] = []
-    consumer = AIOKafkaConsumer("identity.users", bootstrap_servers=target.kafka_bootstrap)
+    consumer = AIOKafkaConsumer("identity.users", **as_connection(target.kafka).client_kwargs())
     await consumer.start()
     try:
         await consumer.seek_to_end()
