@@ -24,7 +24,10 @@ user() {  # user NAME PASSWORD
     --add-config "SCRAM-SHA-512=[iterations=8192,password=$2]"
 }
 acl() {  # acl PRINCIPAL OPERATION RESOURCE-OPTION NAME [PATTERN]
-  /opt/kafka/bin/kafka-acls.sh $ADMIN --add --allow-principal "User:$1" --operation "$2" "$3" "$4" \
+  if [ "$3" = "--cluster" ]; then  # the cluster resource takes no name
+    set -- "$1" "$2" --cluster "" "${5:-}"
+  fi
+  /opt/kafka/bin/kafka-acls.sh $ADMIN --add --allow-principal "User:$1" --operation "$2" "$3" ${4:+"$4"} \
     ${5:+--resource-pattern-type "$5"}
 }
 . /deploy/kafka/acls.sh
