@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from devstack.paths import local_dir
@@ -366,15 +366,19 @@ async def test_billing_may_not_write_another_services_topic_nor_read_a_topic_it_
                 await producer.send_and_wait(topic, b"{}", key=b"forged")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(**billing.client_kwargs(), enable_auto_commit=False, request_timeout_ms=5000)
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition("invites.invitations", 0)])
-        await consumer.seek_to_beginning()
-        with pytest.raises(TopicAuthorizationFailedError):
-            await asyncio.wait_for(consumer.getmany(timeout_ms=5000), timeout=20)
-    finally:
-        await consumer.stop()
+    # Subscribed without a group: reading must not join (and rebalance) the live billing group.
+    consumer = AIOKafkaConsumer(
+        "invites.invitations",
+        **billing.client_kwargs(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    with pytest.raises(TopicAuthorizationFailedError):
+        try:
+            await consumer.start()
+            await asyncio.wait_for(consumer.getmany(timeout_ms=3000), timeout=20)
+        finally:
+            await consumer.stop()
 
 
 # --- what the profile refuses: PostgreSQL ------------------------------------------------------
