@@ -313,7 +313,7 @@ def test_billing_reads_only_the_topics_it_consumes(broker: SecuredBroker) -> Non
     assert asyncio.run(read_some(billing, WORKSPACE_ORGS, group="billing")) >= 1
     # billing consumes identity.users in code (one conversion trial per person: it keeps users'
     # addresses), so its declarations grant it (issue 16's text has it refused; see
-    # docs/security/kafka16.md): reading it as group billing raises nothing.
+    # docs/security/kafka.md): reading it as group billing raises nothing.
     asyncio.run(read_some(billing, IDENTITY_USERS, group="billing"))
 
 

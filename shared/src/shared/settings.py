@@ -168,7 +168,7 @@ class ServiceSettings(BaseSettings):
 
     def _refuse_unsafe_database_logins(self) -> None:
         """In production every database URL a service uses must carry a password and must not be
-        the development superuser: one login per service (docs/security/pg16.md)."""
+        the development superuser: one login per service (docs/security/postgres.md)."""
         urls = []
         if self.database_url:
             urls.append(("database_url", self.database_url))

@@ -64,13 +64,15 @@ class ProductionPlatform:
     platform: Platform
     secrets: ProductionSecrets
 
-    def start(self) -> Fleet:
+    def start(self, *, overrides: Mapping[str, str] | None = None) -> Fleet:
         """Kafka, PostgreSQL (logins, databases, users and ACLs provisioned), the SMTP sink,
-        stripe-mock, then the services in production, each with only its own credentials."""
+        stripe-mock, then the services in production, each with only its own credentials.
+        `overrides` replace some of the file's values for every service (the bench signs with
+        secrets of its own)."""
         self.platform.start_infrastructure()
         return self.platform.start_services(
             extra_env={"PLATFORM_ENVIRONMENT": "production"},
-            own_env=self.secrets.service_env,
+            own_env=lambda spec: {**self.secrets.service_env(spec), **(overrides or {})},
             withheld=self._withheld,
         )
 

@@ -16,12 +16,13 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from devstack.bench.burst import run_burst
 from devstack.bench.client import ClaimsPoller, Endpoints, http_session, post_signup, presign
-from devstack.bench.config import SERVICE_ENV, BenchConfig
+from devstack.bench.config import BENCH_SECRETS, SERVICE_ENV, BenchConfig
 from devstack.bench.cpu import cpu_by_kind, cpu_per_signup_figures
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
@@ -32,6 +33,7 @@ from devstack.bench.steady import run_steady
 from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
+from devstack.profiles import production_platform, profile_of
 from devstack.services import Fleet
 
 BENCH_RUN = "bench-run"
@@ -144,16 +146,28 @@ def own_infrastructure_only() -> None:
 def main() -> None:
     config = BenchConfig.from_env()
     own_infrastructure_only()
-    root = local_dir() / BENCH_RUN
+    production = profile_of() == "production"
+    root = local_dir() / (f"{BENCH_RUN}-production" if production else BENCH_RUN)
     shutil.rmtree(root, ignore_errors=True)
-    platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
+    if production:
+        # The same posture as `DEVSTACK_PROFILE=production make run` (TLS, SASL, ACLs, password
+        # logins, production settings), on the bench's ports, with fresh secrets.
+        profile = production_platform(
+            root=root, offset=config.ports.service_offset, log=say, fresh=True, durable=True
+        )
+        platform = profile.platform
+        start_services: Callable[[], Fleet] = partial(profile.start, overrides=BENCH_SECRETS)
+    else:
+        platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
+        start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
+    say(f"profile: {'production' if production else 'development'}")
     run = BenchRun()
     started, load_at_start = time.monotonic(), load_average()
     try:
         platform.start_infrastructure()
         seed = measure_seed_design(platform.database_url, seconds=config.pgbench_seconds, durable=True)
         asyncio.run(run.phase("seed design (pgbench)", _one(seed)))
-        fleet = platform.start_services(extra_env=SERVICE_ENV)
+        fleet = start_services()
         asyncio.run(load_phases(run, config, endpoints(platform, fleet)))
         run.figures += memory_figures(platform_processes())
     except KeyboardInterrupt:

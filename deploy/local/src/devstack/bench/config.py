@@ -8,15 +8,14 @@ from dataclasses import dataclass
 
 from devstack.platform import Ports
 
-SERVICE_KEY = "bench-service-key"
+# Long enough for the production profile too (DEVSTACK_PROFILE=production make bench).
+SERVICE_KEY = "bench-service-key-of-the-bench-platform"
 AUTH_SECRET = "whsec_" + base64.b64encode(b"bench-auth-webhook-secret-0000").decode()
-# The services run as `make run` runs them (development settings), with the secrets the load
-# generator signs with; these win over the caller's environment.
-SERVICE_ENV = {
-    "PLATFORM_ENVIRONMENT": "development",
-    "PLATFORM_SERVICE_KEY": SERVICE_KEY,
-    "IDENTITY_AUTH_WEBHOOK_SECRET": AUTH_SECRET,
-}
+# The secrets the load generator signs and calls with; they win over the caller's environment
+# (and, in the production profile, over the generated ones).
+BENCH_SECRETS = {"PLATFORM_SERVICE_KEY": SERVICE_KEY, "IDENTITY_AUTH_WEBHOOK_SECRET": AUTH_SECRET}
+# In development the services run as `make run` runs them (development settings).
+SERVICE_ENV = {"PLATFORM_ENVIRONMENT": "development", **BENCH_SECRETS}
 
 
 def _int(name: str, default: int) -> int:
