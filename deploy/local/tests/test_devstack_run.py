@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
+import stat
 import subprocess
 import sys
 import time
@@ -108,6 +109,65 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             smtp.send_message(message)
         saved = list((root / "mail").glob("*.eml"))
         assert len(saved) == 1 and b"Subject: hi" in saved[0].read_bytes()
+    finally:
+        process.send_signal(signal.SIGINT)
+        remaining, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, remaining
+    assert "stopped" in remaining
+    assert leftover_processes(root) == []
+
+
+# The production profile beside it: Kafka 19242, PostgreSQL 64479, services 18151-18155.
+PRODUCTION_OFFSET = 10150 + int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))
+
+
+def test_the_production_profile_runs_serves_a_signup_and_the_operator_tools_and_stops_clean(
+    tmp_path: Path,
+) -> None:
+    """`DEVSTACK_PROFILE=production make run`: what it prints, the secrets file it writes, a
+    signup signed with the generated secret, `devstack status` on the operator's logins."""
+    root = tmp_path / "local"
+    (root / "kafka").mkdir(parents=True)
+    (root / "kafka" / "libs").symlink_to(libs_dir())
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PLATFORM_ENVIRONMENT"}
+        and not k.startswith(("PLATFORM_", "IDENTITY_", "BILLING_", "SKOOL_INGEST_", "OPERATOR_"))
+    }
+    env |= {
+        "BACKBONE_LOCAL_DIR": str(root),
+        "DEVSTACK_PORT_OFFSET": str(PRODUCTION_OFFSET),
+        "DEVSTACK_PROFILE": "production",
+        "PYTHONUNBUFFERED": "1",
+    }
+    devstack = Path(sys.executable).with_name("devstack")
+    process = subprocess.Popen(
+        [str(devstack), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    secrets = root / "production" / "secrets.env"
+    try:
+        output = read_until(process, "Press Ctrl-C", timeout=240)
+        assert any(f"secrets      {secrets}" in line for line in output), output
+        assert any("(SASL_SSL, SCRAM-SHA-512, ACLs)" in line for line in output)
+        assert not any("backbone:" in line for line in output)  # no superuser password printed
+        assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+
+        identity = f"http://127.0.0.1:{8001 + PRODUCTION_OFFSET}"
+        signup = subprocess.run(
+            [str(devstack), "signup", "--identity", identity],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert signup.returncode == 0, signup.stdout + signup.stderr
+        assert "'plan': 'individual_free'" in signup.stdout
+        status = subprocess.run(
+            [str(devstack), "status"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "identity.users" in status.stdout
     finally:
         process.send_signal(signal.SIGINT)
         remaining, _ = process.communicate(timeout=90)
