@@ -29,6 +29,7 @@ import identity
 import invites
 import skool_ingest
 import workspace
+from devstack.kafka_tls import ensure_tls
 from devstack.paths import local_dir
 from devstack.pg_logins import (
     OPERATOR_LOGIN,
@@ -334,14 +335,22 @@ SERVICE_VARIABLES = ("PLATFORM_", "DATABASE_", "IDENTITY_", "WORKSPACE_", "BILLI
 
 def production_env(service: ServiceSpec, passwords: dict[str, str]) -> dict[str, str]:
     """A production process of `service`: strong secrets, its own two database logins, and a
-    DATABASE_URL of no use (the service URLs win; no superuser's URL is handed to it)."""
+    DATABASE_URL of no use (the service URLs win; no superuser's URL is handed to it). Its Kafka
+    settings are production's (SASL_SSL, its own principal, a CA of its own), but no broker
+    listens there: these tests are about the database."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(SERVICE_VARIABLES)}
+    tls = ensure_tls(local_dir() / "pg-logins-test" / "tls")
     return env | {
         **PRODUCTION_SECRETS,
         **service_urls(HOST_PORT, service, passwords),
         "PLATFORM_ENVIRONMENT": "production",
         "DATABASE_URL": f"postgresql://nobody:unused@{HOST_PORT}/postgres",
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{SERVICE_HTTP_PORT + 1}",  # no broker listens there
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SSL_CAFILE": str(tls.ca_cert),
+        f"{service.env_prefix}_KAFKA_USERNAME": service.name,
+        f"{service.env_prefix}_KAFKA_PASSWORD": secrets.token_urlsafe(32),
     }
 
 
