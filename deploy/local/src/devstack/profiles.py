@@ -64,12 +64,15 @@ class ProductionPlatform:
     platform: Platform
     secrets: ProductionSecrets
 
-    def start(self, *, overrides: Mapping[str, str] | None = None) -> Fleet:
+    def start(self) -> Fleet:
         """Kafka, PostgreSQL (logins, databases, users and ACLs provisioned), the SMTP sink,
-        stripe-mock, then the services in production, each with only its own credentials.
-        `overrides` replace some of the file's values for every service (the bench signs with
-        secrets of its own)."""
+        stripe-mock, then the services (`start_services`)."""
         self.platform.start_infrastructure()
+        return self.start_services()
+
+    def start_services(self, *, overrides: Mapping[str, str] | None = None) -> Fleet:
+        """The services in production, each with only its own credentials. `overrides` replace
+        some of the file's values for every service (the bench signs with secrets of its own)."""
         return self.platform.start_services(
             extra_env={"PLATFORM_ENVIRONMENT": "production"},
             own_env=lambda spec: {**self.secrets.service_env(spec), **(overrides or {})},

@@ -156,7 +156,7 @@ def main() -> None:
             root=root, offset=config.ports.service_offset, log=say, fresh=True, durable=True
         )
         platform = profile.platform
-        start_services: Callable[[], Fleet] = partial(profile.start, overrides=BENCH_SECRETS)
+        start_services: Callable[[], Fleet] = partial(profile.start_services, overrides=BENCH_SECRETS)
     else:
         platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
         start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
