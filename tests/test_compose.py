@@ -78,6 +78,7 @@ def test_kafka_takes_clients_on_sasl_ssl_only_and_denies_what_no_acl_allows() ->
         "PLAINTEXT" not in kafka["KAFKA_LISTENERS"] and "PLAINTEXT" not in kafka["KAFKA_ADVERTISED_LISTENERS"]
     )
     assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert "ScramLoginModule" in kafka["KAFKA_LISTENER_NAME_CLIENT_SCRAM___SHA___512_SASL_JAAS_CONFIG"]
     # The controller and internal listeners take only the platform's own certificates.
     assert kafka["KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH"] == "required"
     assert kafka["KAFKA_LISTENER_NAME_INTERNAL_SSL_CLIENT_AUTH"] == "required"

@@ -28,5 +28,7 @@ for who in broker admin; do
 done
 rm -f ca.p12 ./*.crt
 chmod 0644 ca.pem
-chmod 0640 broker.p12 admin.p12 truststore.p12
+# The apache/kafka image runs as appuser (uid 1000): the broker and kafka-init read these.
+chown 1000:1000 broker.p12 admin.p12 truststore.p12
+chmod 0600 broker.p12 admin.p12 truststore.p12
 echo "kafka-tls: CA and certificates written"
