@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from devstack.bench.burst import burst_sample
-from devstack.bench.client import Signup, refusals
+from devstack.bench.client import Signup, refusals, wait_complete
+from devstack.bench.config import AUTH_SECRET, SERVICE_KEY
 from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
 from devstack.bench.quota import CONSUME_PATH, route_missing
 from devstack.bench.report import Figure, Target, machine_cpu_ticks, percentile, render, steal_share
@@ -17,7 +22,10 @@ from devstack.bench.seed_design import (
     run_pgbench,
 )
 from devstack.bench.steady import poll_interval, sample_every
+from devstack.bench.versus import PEER_PORT, as_peer, ratios, running_peer
 from devstack.platform import Platform
+from devstack.pytest_plugin import TEST_PORTS
+from devstack.webhooks import new_signup, signed_delivery
 
 PGBENCH_OUTPUT = """\
 pgbench (15.18 (Debian 15.18-0+deb12u1))
@@ -138,3 +146,58 @@ def test_host_steal_is_the_stolen_share_of_all_ticks_between_two_readings() -> N
     assert steal_share((5, 50), (5, 50)) == 0.0
     stolen, total = machine_cpu_ticks()
     assert 0 <= stolen <= total
+
+
+def test_the_peer_provisions_a_signed_signup_in_one_answer_and_refuses_a_forgery(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The monolith peer (devstack.bench.peer) as `make bench` races it: a signed `user.created`
+    is complete once answered, counted by the bench's own SQL; a duplicate changes nothing; a
+    forged signature and a missing service key are refused."""
+    port = TEST_PORTS.service_offset + PEER_PORT
+    with running_peer(server_url=platform.database_url, port=port, log_file=tmp_path / "peer.log") as peer:
+        user_id, payload = new_signup()
+        body, headers = signed_delivery(payload, secret=AUTH_SECRET)
+        first = httpx.post(f"{peer.identity_url}/v1/webhooks/auth", content=body, headers=headers)
+        again = httpx.post(f"{peer.identity_url}/v1/webhooks/auth", content=body, headers=headers)
+        forged_body, forged = signed_delivery(
+            new_signup()[1], secret="whsec_" + "Zm9yZ2VkLXNlY3JldC0wMDAwMDAwMDAwMDA="
+        )
+        refused = httpx.post(f"{peer.identity_url}/v1/webhooks/auth", content=forged_body, headers=forged)
+        claims = httpx.get(
+            f"{peer.identity_url}/v1/users/{user_id}/claims", headers={"X-Service-Key": SERVICE_KEY}
+        )
+        no_key = httpx.get(f"{peer.identity_url}/v1/users/{user_id}/claims")
+
+        assert (first.status_code, first.json()["status"]) == (200, "processed")
+        assert again.json()["status"] == "duplicate"
+        assert refused.status_code == 401
+        assert claims.json()["plan"] == "individual_free" and claims.json()["is_personal_org"] is True
+        assert no_key.status_code == 401
+        done, _ = asyncio.run(wait_complete(peer, [user_id], deadline=5))
+        assert done == 1
+
+
+def test_the_race_prints_the_peers_figures_and_the_platform_over_the_peer() -> None:
+    ours = [
+        Figure("end-to-end signups/s (burst)", 150.0, "/s", ""),
+        Figure("webhook → claims p99 @ 50/s", 1000.0, "ms", ""),
+    ]
+    theirs = as_peer(
+        [
+            Figure("end-to-end signups/s (burst)", 300.0, "/s", "", Target("≥", 300)),
+            Figure("webhook → claims p99 @ 50/s", 20.0, "ms", ""),
+        ]
+    )
+
+    compared = {figure.name: figure for figure in ratios(ours + theirs)}
+
+    assert [figure.name for figure in theirs] == [
+        "peer: end-to-end signups/s (burst)",
+        "peer: webhook → claims p99 @ 50/s",
+    ]
+    assert all(figure.target is None for figure in theirs)
+    assert compared["platform ÷ peer, burst signups/s"].value == 0.5
+    assert compared["platform ÷ peer, burst signups/s"].verdict == "MISS"
+    assert compared["platform ÷ peer, claims p99 @ 50/s"].value == 50.0
+    assert "platform ÷ peer, claims p99 @ 200/s" not in compared  # neither run measured it

@@ -3,7 +3,8 @@
 Phases, in order: the seed design's signups/s (pgbench, before the services start); one signup
 at a time (webhook answer, webhook → Kafka); steady 50/s and 200/s (webhook → claims latency);
 an end-to-end burst (signups/s and webhook ingest/s); quota consume (once the endpoint exists);
-the memory of every process. Each wait has a deadline; a failed phase is reported and the others
+the memory of every process; then, with the platform's services stopped, the same steady and
+burst phases against the monolith peer (devstack.bench.peer) and the platform ÷ peer ratios. Each wait has a deadline; a failed phase is reported and the others
 still run. Smaller runs for development: BENCH_BURST, BENCH_STEADY_SECONDS,
 BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS, BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS; the ports
 move with DEVSTACK_BENCH_PORT_OFFSET (default 500).
@@ -30,6 +31,7 @@ from devstack.bench.quota import run_quota
 from devstack.bench.report import Figure, load_average, machine, machine_cpu_ticks, render, steal_share
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
+from devstack.bench.versus import PEER_PORT, as_peer, ratios, running_peer
 from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
@@ -127,6 +129,38 @@ async def _one(work: Awaitable[Figure]) -> list[Figure]:
     return [await work]
 
 
+def race_the_peer(run: BenchRun, config: BenchConfig, platform: Platform) -> None:
+    """The monolith peer through the same steady and burst phases, the platform's services
+    stopped first (the two never share the cores); then the platform ÷ peer ratios."""
+    if platform.fleet is not None:
+        platform.fleet.stop()
+    say("the platform's services are stopped; racing the monolith peer on the same PostgreSQL")
+    port = PEER_PORT + config.ports.service_offset
+    with running_peer(
+        server_url=platform.database_url, port=port, log_file=platform.root / "logs" / "peer.log"
+    ) as peer:
+        asyncio.run(_peer_phases(run, config, peer))
+    compared = ratios(run.figures)
+    for figure in compared:
+        say(figure.line())
+    run.figures += compared
+
+
+async def _peer_phases(run: BenchRun, config: BenchConfig, peer: Endpoints) -> None:
+    await run.phase("peer: warm-up signup", warm_up(peer, config.deadline))
+    for rate in config.steady_rates:
+        steady = run_steady(peer, rate=rate, seconds=config.steady_seconds, deadline=config.deadline)
+        await run.phase(f"peer: steady {rate}/s", _named_peer(steady))
+    burst = run_burst(
+        peer, size=config.burst, senders=config.senders, deadline=config.deadline, seed_tps=None
+    )
+    await run.phase(f"peer: burst of {config.burst:,}", _named_peer(burst))
+
+
+async def _named_peer(work: Awaitable[list[Figure]]) -> list[Figure]:
+    return as_peer(await work)
+
+
 def endpoints(platform: Platform, fleet: Fleet) -> Endpoints:
     return Endpoints(
         identity_url=fleet["identity"].url,
@@ -170,6 +204,8 @@ def main() -> None:
         fleet = start_services()
         asyncio.run(load_phases(run, config, endpoints(platform, fleet)))
         run.figures += memory_figures(platform_processes())
+        if config.peer:
+            race_the_peer(run, config, platform)
     except KeyboardInterrupt:
         say("interrupted: stopping the platform; the figures so far follow")
         raise SystemExit(130) from None

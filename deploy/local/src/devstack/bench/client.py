@@ -89,6 +89,8 @@ class Endpoints:
     billing_url: str
     identity_db: str
     kafka: KafkaTarget  # how the bench reads identity.users (the admin on a secured broker)
+    # How `identity_db` says which users are complete (the peer's differs: devstack.bench.peer).
+    complete_sql: str = COMPLETE_CLAIMS_SQL
 
 
 async def post_signup(session: aiohttp.ClientSession, target: Endpoints, signup: Signup) -> None:
@@ -141,9 +143,11 @@ class ClaimsPoller:
             await asyncio.sleep(slot - now)
 
 
-async def count_complete(connection: asyncpg.Connection, user_ids: Sequence[str]) -> int:
+async def count_complete(
+    connection: asyncpg.Connection, user_ids: Sequence[str], *, sql: str = COMPLETE_CLAIMS_SQL
+) -> int:
     """How many of these users have complete claims, by one SQL count in identity's database."""
-    return int(await connection.fetchval(COMPLETE_CLAIMS_SQL, list(user_ids)))
+    return int(await connection.fetchval(sql, list(user_ids)))
 
 
 async def wait_complete(target: Endpoints, user_ids: Sequence[str], *, deadline: float) -> tuple[int, float]:
@@ -154,7 +158,7 @@ async def wait_complete(target: Endpoints, user_ids: Sequence[str], *, deadline:
     connection = await asyncpg.connect(target.identity_db)
     try:
         while True:
-            done = await count_complete(connection, user_ids)
+            done = await count_complete(connection, user_ids, sql=target.complete_sql)
             now = time.perf_counter()
             if done >= len(user_ids) or now > give_up:
                 return done, now

@@ -42,12 +42,13 @@ class BenchConfig:
     quota_seconds: float
     sequential: int  # one-after-another signups for the webhook → Kafka lines
     deadline: float  # the longest any single wait may take
+    peer: bool  # race the monolith peer afterwards (devstack.bench.peer)
 
     @classmethod
     def from_env(cls) -> BenchConfig:
         """BENCH_BURST, BENCH_STEADY_SECONDS, BENCH_STEADY_RATES (e.g. "50,200"; empty skips them),
         BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS,
-        BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS, DEVSTACK_BENCH_PORT_OFFSET."""
+        BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS, BENCH_PEER (0: no peer), DEVSTACK_BENCH_PORT_OFFSET."""
         return cls(
             ports=Ports().shifted(_int("DEVSTACK_BENCH_PORT_OFFSET", 500)),
             burst=_int("BENCH_BURST", 2000),
@@ -59,4 +60,5 @@ class BenchConfig:
             quota_seconds=_float("BENCH_QUOTA_SECONDS", 5),
             sequential=_int("BENCH_SEQUENTIAL", 20),
             deadline=_float("BENCH_DEADLINE_SECONDS", 90),
+            peer=os.environ.get("BENCH_PEER", "1") != "0",
         )
