@@ -2,12 +2,13 @@
 
 Phases, in order: the seed design's signups/s (pgbench, before the services start); one signup
 at a time (webhook answer, webhook → Kafka); steady 50/s and 200/s (webhook → claims latency);
-an end-to-end burst (signups/s and webhook ingest/s); quota consume (once the endpoint exists);
-the memory of every process; then, with the platform's services stopped, the same steady and
-burst phases against the monolith peer (devstack.bench.peer) and the platform ÷ peer ratios. Each wait has a deadline; a failed phase is reported and the others
-still run. Smaller runs for development: BENCH_BURST, BENCH_STEADY_SECONDS,
-BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS, BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS; the ports
-move with DEVSTACK_BENCH_PORT_OFFSET (default 500).
+an end-to-end burst (signups/s and webhook ingest/s); quota consume; the memory of every process;
+then, with the platform's services stopped, the same steady and burst phases against the monolith
+peer (devstack.bench.peer) and the platform ÷ peer ratios. Each wait has a deadline; a failed
+phase is reported and the others still run. Smaller runs for development: BENCH_BURST,
+BENCH_STEADY_SECONDS, BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS, BENCH_SEQUENTIAL,
+BENCH_DEADLINE_SECONDS, BENCH_PEER=0 (no peer); the ports move with DEVSTACK_BENCH_PORT_OFFSET
+(default 500). DEVSTACK_PROFILE=production runs it on the production profile.
 """
 
 from __future__ import annotations
