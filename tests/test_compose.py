@@ -126,7 +126,7 @@ def test_every_secret_is_required_and_none_has_a_development_default() -> None:
         for name in secret_variables():
             if name in environment:
                 assert required(environment[name]), f"{spec.name}: {name}"
-    checked = {name for name in secret_variables()}
+    checked = set(secret_variables())
     assert checked <= set(required_variables())
     text = (REPO / "compose.yaml").read_text()
     assert "change-me" not in text and "backbone:backbone" not in text and ":-whsec" not in text

@@ -16,8 +16,6 @@ read from the generated secrets file, as a caller would.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -48,6 +46,7 @@ from devstack.stripe_mock import sign_stripe_payload
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.messaging.kafka_connection import KafkaConnection
 from shared.settings import DEV_STRIPE_WEBHOOK_SECRET, DEVELOPMENT_SECRETS, MIN_SECRET_BYTES
+from skool_ingest.signature import HEADER, sign
 
 OFFSET = 1300 + int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))
 ROOT_NAME = "test-production"
@@ -289,11 +288,10 @@ def test_a_skool_delivery_makes_a_business_workspace(production: Production) -> 
             "community_id": "closers-club",
             "occurred_at": "2026-11-01T09:00:00Z",
         }
-    )
-    stamp = int(time.time())
+    ).encode()
     secret = production.values["SKOOL_INGEST_WEBHOOK_SECRET"]
-    digest = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
-    headers = {"Skool-Signature": f"t={stamp},v1={digest}", "content-type": "application/json"}
+    signature = sign(secret=secret, timestamp=int(time.time()), body=body)
+    headers = {HEADER: signature, "content-type": "application/json"}
 
     delivered = production.call("skool-ingest", "POST", "/v1/webhooks/skool", content=body, headers=headers)
 

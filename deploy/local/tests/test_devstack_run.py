@@ -58,25 +58,39 @@ def leftover_processes(root: Path) -> list[str]:
     return found
 
 
-def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+DEVSTACK = Path(sys.executable).with_name("devstack")
+# A developer's shell: none of the settings the test session itself runs on.
+NOT_IN_A_SHELL = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PLATFORM_ENVIRONMENT"}
+NOT_IN_A_SHELL_PREFIXES = ("PLATFORM_", "IDENTITY_", "BILLING_", "SKOOL_INGEST_", "OPERATOR_")
+
+
+def start_run(
+    tmp_path: Path, offset: int, **settings: str
+) -> tuple[Path, dict[str, str], subprocess.Popen[str]]:
+    """`devstack run` in a folder of its own (reusing the session's Kafka jars) on ports moved by
+    `offset`, with `settings` in its environment: the folder, the environment, the process."""
     root = tmp_path / "local"
     (root / "kafka").mkdir(parents=True)
     (root / "kafka" / "libs").symlink_to(libs_dir())  # reuse the jars the session resolved
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PLATFORM_ENVIRONMENT"}
+        if k not in NOT_IN_A_SHELL and not k.startswith(NOT_IN_A_SHELL_PREFIXES)
     }
     env |= {
         "BACKBONE_LOCAL_DIR": str(root),
-        "DEVSTACK_PORT_OFFSET": str(OFFSET),
-        "DEVSTACK_REPLICAS_WORKSPACE": "2",
+        "DEVSTACK_PORT_OFFSET": str(offset),
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
-    devstack = Path(sys.executable).with_name("devstack")
     process = subprocess.Popen(
-        [str(devstack), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(DEVSTACK), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    return root, env, process
+
+
+def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    root, env, process = start_run(tmp_path, OFFSET, DEVSTACK_REPLICAS_WORKSPACE="2")
     try:
         output = read_until(process, "Press Ctrl-C", timeout=180)
         assert any("KAFKA_BOOTSTRAP_SERVERS=" in line for line in output)  # settings are printed
@@ -93,7 +107,7 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         read_until(process, "smtp-sink is back after", timeout=60)
 
         signup = subprocess.run(
-            [str(devstack), "signup", "--identity", f"http://127.0.0.1:{8001 + OFFSET}"],
+            [str(DEVSTACK), "signup", "--identity", f"http://127.0.0.1:{8001 + OFFSET}"],
             env=env,
             capture_output=True,
             text=True,
@@ -126,25 +140,7 @@ def test_the_production_profile_runs_serves_a_signup_and_the_operator_tools_and_
 ) -> None:
     """`DEVSTACK_PROFILE=production make run`: what it prints, the secrets file it writes, a
     signup signed with the generated secret, `devstack status` on the operator's logins."""
-    root = tmp_path / "local"
-    (root / "kafka").mkdir(parents=True)
-    (root / "kafka" / "libs").symlink_to(libs_dir())
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "PLATFORM_ENVIRONMENT"}
-        and not k.startswith(("PLATFORM_", "IDENTITY_", "BILLING_", "SKOOL_INGEST_", "OPERATOR_"))
-    }
-    env |= {
-        "BACKBONE_LOCAL_DIR": str(root),
-        "DEVSTACK_PORT_OFFSET": str(PRODUCTION_OFFSET),
-        "DEVSTACK_PROFILE": "production",
-        "PYTHONUNBUFFERED": "1",
-    }
-    devstack = Path(sys.executable).with_name("devstack")
-    process = subprocess.Popen(
-        [str(devstack), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    root, env, process = start_run(tmp_path, PRODUCTION_OFFSET, DEVSTACK_PROFILE="production")
     secrets = root / "production" / "secrets.env"
     try:
         output = read_until(process, "Press Ctrl-C", timeout=240)
@@ -155,7 +151,7 @@ def test_the_production_profile_runs_serves_a_signup_and_the_operator_tools_and_
 
         identity = f"http://127.0.0.1:{8001 + PRODUCTION_OFFSET}"
         signup = subprocess.run(
-            [str(devstack), "signup", "--identity", identity],
+            [str(DEVSTACK), "signup", "--identity", identity],
             env=env,
             capture_output=True,
             text=True,
@@ -164,7 +160,7 @@ def test_the_production_profile_runs_serves_a_signup_and_the_operator_tools_and_
         assert signup.returncode == 0, signup.stdout + signup.stderr
         assert "'plan': 'individual_free'" in signup.stdout
         status = subprocess.run(
-            [str(devstack), "status"], env=env, capture_output=True, text=True, timeout=60
+            [str(DEVSTACK), "status"], env=env, capture_output=True, text=True, timeout=60
         )
         assert status.returncode == 0, status.stdout + status.stderr
         assert "identity.users" in status.stdout

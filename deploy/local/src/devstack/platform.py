@@ -156,19 +156,14 @@ class Platform:
     def shared_env(self) -> dict[str, str]:
         """What every service gets: where the servers are. In the production profile not the
         superuser's DATABASE_URL: each service gets its own logins and Kafka settings instead."""
-        if self.database_passwords is not None:
-            return {
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(self.ports.smtp),
-                **({"BILLING_STRIPE_API_BASE": self.stripe_mock.url} if self.stripe_mock else {}),
-            }
-        return {
-            "DATABASE_URL": self.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+        env = {
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports.smtp),
             **({"BILLING_STRIPE_API_BASE": self.stripe_mock.url} if self.stripe_mock else {}),
         }
+        if self.database_passwords is None:
+            env |= {"DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        return env
 
     def start_services(
         self,

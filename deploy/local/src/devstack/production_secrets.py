@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from devstack.kafka_acls import OPERATOR_PRINCIPAL
 from devstack.pg_logins import OPERATOR_LOGIN, DatabaseLogins, login_url
 from devstack.services import SERVICES, ServiceSpec
 from shared.settings import ServiceSettings
@@ -35,7 +36,6 @@ KAFKA_PROTOCOL = "SASL_SSL"
 # Operator tools (devstack status, trace, dlq) read their Kafka login and database URL under this
 # prefix, as a service reads its own: OPERATOR_KAFKA_USERNAME, OPERATOR_DATABASE_URL.
 OPERATOR_PREFIX = "OPERATOR"
-OPERATOR_PRINCIPAL = "operator"
 # The platform's own bootstrap identities: the broker's super user (creates topics, users and
 # ACLs) and PostgreSQL's superuser (creates databases and logins). No service ever gets them.
 KAFKA_ADMIN_PASSWORD = "DEVSTACK_KAFKA_ADMIN_PASSWORD"

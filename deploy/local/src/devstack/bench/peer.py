@@ -28,8 +28,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from devstack.bench.seed_design import schema_sql
-from devstack.postgres import database_url
+from devstack.bench.seed_design import create_seed_database
 
 DATABASE = "monolith_peer"
 CLAIMS_TABLE_SQL = """
@@ -49,20 +48,7 @@ PLAN = "individual_free"
 
 async def create_peer_database(server_url: str) -> str:
     """A fresh database with the seed design's schema and the claims table; its URL."""
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {DATABASE}")
-    finally:
-        await connection.close()
-    url = database_url(server_url, DATABASE)
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(schema_sql())
-        await connection.execute(CLAIMS_TABLE_SQL)
-    finally:
-        await connection.close()
-    return url
+    return await create_seed_database(server_url, DATABASE, extra_sql=CLAIMS_TABLE_SQL)
 
 
 def _primary_email(data: dict[str, Any]) -> str | None:

@@ -36,18 +36,21 @@ def pgbench_binary() -> str:
     return found
 
 
-async def create_seed_database(server_url: str) -> str:
-    """A fresh scratch database holding the seed design's schema; returns its URL."""
+async def create_seed_database(server_url: str, name: str = DATABASE, *, extra_sql: str = "") -> str:
+    """A fresh scratch database `name` holding the seed design's schema (and `extra_sql`, the
+    bench's peer adds its claims table); returns its URL."""
     connection = await asyncpg.connect(server_url)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        await connection.execute(f"CREATE DATABASE {DATABASE}")
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {name}")
     finally:
         await connection.close()
-    url = database_url(server_url, DATABASE)
+    url = database_url(server_url, name)
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(schema_sql())
+        if extra_sql:
+            await connection.execute(extra_sql)
     finally:
         await connection.close()
     return url
