@@ -1,4 +1,9 @@
-"""identity's consumers: keep claims current from workspace and billing events."""
+"""identity's consumers: keep claims current from workspace and billing events.
+
+A new org's plan is known as soon as workspace announces the org (`org.created` names the plan it
+starts on, which billing confirms): identity projects it at once as a provisional version 0, so a
+signup's claims are complete one hop after workspace, not three. Billing's `subscription.changed`
+(version 1 and up) always wins over it, whichever arrives first (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.service.claims import (
+    PROVISIONAL_PLAN_VERSION,
     MembershipFact,
     OrgPlanFact,
     add_memberships,
@@ -22,6 +28,7 @@ from shared.events.schemas.workspace import (
     MembershipRemoved,
     MembershipRoleChanged,
     OrgConverted,
+    OrgCreated,
 )
 from shared.events.topics import BILLING_SUBSCRIPTIONS, WORKSPACE_ORGS
 from shared.messaging.consumer import Batched
@@ -34,6 +41,15 @@ async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]
         data = event.payload(MembershipAdded)
         facts.append(MembershipFact(data.user_id, data.org_id, data.role, data.is_personal_org))
     await add_memberships(session, memberships=facts)
+
+
+async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """The plan each new org starts on, until billing's own word on it arrives."""
+    facts = []
+    for event in events:
+        data = event.payload(OrgCreated)
+        facts.append(OrgPlanFact(data.org_id, data.initial_plan, PROVISIONAL_PLAN_VERSION))
+    await set_org_plans(session, plans=facts)
 
 
 async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> None:
@@ -63,6 +79,7 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=WORKSPACE_ORGS,
         handlers={
+            OrgCreated.event_type: Batched(on_orgs_created),
             MembershipAdded.event_type: Batched(on_memberships_added),
             MembershipRoleChanged.event_type: on_membership_role_changed,
             MembershipRemoved.event_type: on_membership_removed,
