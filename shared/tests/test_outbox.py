@@ -15,7 +15,7 @@ from shared.db.session import Database
 from shared.events.envelope import Envelope
 from shared.events.schemas.identity import UserCreated
 from shared.outbox import OutboxRelay, record_event
-from shared.outbox.relay import idempotent_producer
+from shared.outbox.relay import DRAIN_LOCK_KEY, idempotent_producer
 
 
 def relay_for(database: Database, platform: Platform) -> OutboxRelay:
@@ -145,3 +145,56 @@ async def _unsent(database: Database) -> int:
 
 async def _connected(relay: OutboxRelay) -> bool:
     return relay.connected
+
+
+async def test_two_relays_publish_every_event_in_commit_order_per_key(
+    scratch_db: Database, platform: Platform
+) -> None:
+    """Replicas share a database: one drains at a time (the drain lock), the other waits its turn,
+    and each event reaches Kafka in its commit order (a duplicate may follow; consumers dedupe)."""
+    user_id = f"user_{uuid.uuid4().hex}"
+    relays = [relay_for(scratch_db, platform) for _ in range(2)]
+    for relay in relays:
+        await relay.start()
+    try:
+        for n in range(60):
+            async with scratch_db.unit_of_work() as session:
+                await record_event(
+                    session,
+                    source="test",
+                    subject=user_id,
+                    data=UserCreated(user_id=user_id, email=f"{n}@x.io"),
+                )
+        events = await read_keyed(platform, key=user_id, expect=60)
+        await eventually(lambda: _unsent(scratch_db), until=lambda n: n == 0, what="all marked sent")
+    finally:
+        for relay in relays:
+            await relay.stop()
+    first_seen = list(dict.fromkeys(event.data["email"] for event in events))
+    assert first_seen == [f"{n}@x.io" for n in range(60)]
+
+
+async def test_an_idle_relay_holds_no_drain_lock(scratch_db: Database, platform: Platform) -> None:
+    """The drain lock is its session's while it drains and given back when the outbox is empty,
+    so another replica's commits are drained by that replica at once, not after the poll."""
+    relay = relay_for(scratch_db, platform)
+    await relay.start()
+    try:
+        user_id = f"user_{uuid.uuid4().hex}"
+        await write_user_created(scratch_db, user_id=user_id)
+        await eventually(lambda: _unsent(scratch_db), until=lambda n: n == 0, what="published")
+        await eventually(
+            lambda: _drain_locks_held(scratch_db), until=lambda n: n == 0, what="lock given back"
+        )
+    finally:
+        await relay.stop()
+
+
+async def _drain_locks_held(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            f"AND objid = {DRAIN_LOCK_KEY}"
+        )
+        return int(result.scalar() or 0)

@@ -5,10 +5,17 @@ It is woken in-process right after a unit of work that wrote outbox rows commits
 a safety net for rows committed by another process. (It used to wake on a PostgreSQL NOTIFY sent
 by a trigger; PostgreSQL serialises every notifying commit cluster-wide, WAL flush included,
 which capped the whole platform — see docs/performance.md.) One relay at a time drains a database
-(transaction-scoped advisory lock), which keeps per-key order even with several replicas; a
-relay that finds the lock taken tries again shortly, so a row committed by its own replica while
-another drains is not left for the poll. A crash between publishing and marking re-publishes on
-restart: consumers are idempotent, so at-least-once is safe.
+(a session advisory lock, taken when a drain starts and given back when the relay goes idle),
+which keeps per-key order even with several replicas; a relay that finds the lock taken tries
+again shortly, so a row committed by its own replica while another drains is not left for the
+poll. A crash between publishing and marking re-publishes on restart: consumers are idempotent,
+so at-least-once is safe.
+
+A drain is two round trips to PostgreSQL, not five: taking the lock and reading the unsent rows
+is one statement, and marking them sent is one statement in its own (autocommit) transaction,
+committed asynchronously (`synchronous_commit = off`). Losing that mark in a server crash only
+re-publishes rows consumers already deduplicate; the rows themselves were committed durably by
+the transaction that wrote them. (docs/performance.md, issue 17.)
 """
 
 from __future__ import annotations
@@ -32,14 +39,23 @@ from shared.settings import as_libpq_url
 
 log = logging.getLogger(__name__)
 
-_LOCK_KEY = 0x0B0C5  # any constant: one relay per database drains at a time
+DRAIN_LOCK_KEY = 0x0B0C5  # any constant: one relay per database drains at a time (pg_locks objid)
 _BATCH = 500
 _LOCKED_OUT_RETRY_SECONDS = 0.02
 
-_SELECT_UNSENT = (
-    "SELECT position, event_type, topic, key, value, headers::text AS headers FROM outbox "
-    "WHERE sent_at IS NULL ORDER BY position LIMIT $1"
+_COLUMNS = "position, event_type, topic, key, value, headers::text AS headers"
+_SELECT_UNSENT = f"SELECT {_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY position LIMIT $1"
+# Take the drain lock and read in one round trip. The lock is tried once (MATERIALIZED), before
+# the read; a relay that did not get it reads nothing and learns so from `held`. (The read's
+# snapshot is the statement's, taken just before the lock: if another relay marked rows sent and
+# let go of the lock in that instant, they are published twice — consumers deduplicate.)
+_LOCK_AND_SELECT_UNSENT = (
+    "WITH drain AS MATERIALIZED (SELECT pg_try_advisory_lock($1) AS held) "
+    "SELECT drain.held, unsent.* FROM drain LEFT JOIN LATERAL ("
+    f"SELECT {_COLUMNS} FROM outbox WHERE drain.held AND sent_at IS NULL ORDER BY position LIMIT $2"
+    ") AS unsent ON true"
 )
+_UNLOCK = "SELECT pg_advisory_unlock($1)"
 _MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
 # For the backlog gauges: measured when the relay goes idle, at most once a second, so a busy
 # relay (woken on every commit) pays one extra query per second, not one per drain.
@@ -73,6 +89,7 @@ class OutboxRelay:
         self._watcher: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._connection: asyncpg.Connection | None = None
+        self._holding_lock = False  # this relay's session holds the drain lock
         database.outbox_listeners.append(self.wake)
 
     def wake(self) -> None:
@@ -117,13 +134,20 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     async def _drain_all(self) -> None:
-        """Drain until a drain finds less than a full batch; wait out another replica's drain."""
+        """Drain until a drain finds less than a full batch, then give the drain lock back; wait
+        out another replica's drain."""
         while True:
             sent = await self.drain_once()
             if sent is None:
                 await asyncio.sleep(_LOCKED_OUT_RETRY_SECONDS)
             elif sent < _BATCH:
+                await self._release_lock()
                 return
+
+    async def _release_lock(self) -> None:
+        if self._holding_lock and self._connection is not None:
+            await self._connection.fetchval(_UNLOCK, DRAIN_LOCK_KEY)
+        self._holding_lock = False
 
     async def _measure_backlog(self) -> None:
         """Refresh the outbox backlog gauges (rows not yet sent, oldest one's age)."""
@@ -167,31 +191,40 @@ class OutboxRelay:
             await producer.start()
             self._producer = producer
         if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(as_libpq_url(self._database.url))
+            self._holding_lock = False  # a session lock ends with its session
+            self._connection = await asyncpg.connect(
+                as_libpq_url(self._database.url), server_settings={"synchronous_commit": "off"}
+            )
 
     async def _close_connection(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
+            self._holding_lock = False
 
     async def drain_once(self) -> int | None:
         """Publish one batch of unsent rows in position order; returns how many were sent, or
         None when another relay (a replica's) holds the drain lock.
 
-        It runs on the relay's own asyncpg connection: a drain is five statements, and without
-        SQLAlchemy in between they cost a fraction of the CPU.
+        It runs on the relay's own asyncpg connection, without SQLAlchemy in between: two
+        statements when it takes the lock with its read, and while it holds the lock (a run of
+        full batches) the read alone.
         """
         assert self._producer is not None and self._connection is not None
         connection = self._connection
-        async with connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEY):
-                return None
+        if self._holding_lock:
             rows = await connection.fetch(_SELECT_UNSENT, _BATCH)
-            if not rows:
-                return 0
-            await self._publish(rows)
-            await connection.execute(_MARK_SENT, [row["position"] for row in rows])
+        else:
+            locked = await connection.fetch(_LOCK_AND_SELECT_UNSENT, DRAIN_LOCK_KEY, _BATCH)
+            if not locked[0]["held"]:
+                return None
+            self._holding_lock = True
+            rows = [row for row in locked if row["position"] is not None]
+        if not rows:
+            return 0
+        await self._publish(rows)
+        await connection.execute(_MARK_SENT, [row["position"] for row in rows])
         return len(rows)
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
