@@ -20,7 +20,7 @@ from devstack.platform import Platform
 from devstack.testing import eventually
 from shared.db.session import Database
 from shared.events.envelope import Envelope
-from shared.messaging.consumer import Batched, EventConsumer, PermanentError, RetryPolicy
+from shared.messaging.consumer import Batched, EventConsumer, PermanentError, RetryPolicy, batched_together
 from shared.messaging.dlq import DLQ_ATTEMPTS, DLQ_ERROR, KafkaDeadLetterPublisher
 from shared.messaging.loop import ConsumerLoop
 from shared.outbox.relay import idempotent_producer
@@ -44,6 +44,15 @@ class Recorder:
         self.fixed: set[str] = set()
         self.gate = asyncio.Event()
         self.runs: list[list[str]] = []  # what each call of the batched handler was given
+        self.together: list[tuple[str, list[str]]] = []  # each call of a `batched_together` type
+
+    def together_handler(self, kind: str) -> Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]:
+        async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
+            self.together.append((kind, [event.subject for event in events]))
+            for event in events:
+                self._apply(session, event.subject)
+
+        return apply
 
     async def ok(self, session: AsyncSession, event: Envelope) -> None:
         self.calls[event.subject] += 1
@@ -123,6 +132,12 @@ async def start_consuming(
             "test.unreachable": recorder.unreachable,
             "test.gated": recorder.gated,
             "test.batched": Batched(recorder.batched),
+            **batched_together(
+                {
+                    "test.org": recorder.together_handler("org"),
+                    "test.member": recorder.together_handler("member"),
+                }
+            ),
         },
         database=scratch_db,
         dead_letters=KafkaDeadLetterPublisher(consumer="test-consumer", producer=producer),
@@ -381,6 +396,26 @@ async def test_a_batched_handler_takes_runs_of_its_type_and_order_holds_across_t
     await eventually(lambda: _value(recorder.applied), until=lambda a: len(a) == 5, what="all applied")
     assert recorder.applied == names
     assert recorder.runs == [["b1", "b2"], ["b3", "b4"]]
+
+
+async def test_interleaved_types_batched_together_are_one_call_per_type_per_run(
+    start_consuming: StartConsuming, topic: str, platform: Platform
+) -> None:
+    """A signup's org.created and membership.added alternate on the topic: applied together, a
+    run is one call per type (orgs first, as declared), not one call per event."""
+    kinds = {"o": "test.org", "m": "test.member", "s": "test.ok"}
+    names = ["o1", "m1", "o2", "m2", "s", "m3", "o3"]
+    await publish(platform, topic, *(envelope(kinds[name[0]], name) for name in names))
+    recorder = await start_consuming()
+
+    await eventually(lambda: _value(recorder.applied), until=lambda a: len(a) == 7, what="all applied")
+    assert recorder.together == [
+        ("org", ["o1", "o2"]),
+        ("member", ["m1", "m2"]),
+        ("org", ["o3"]),
+        ("member", ["m3"]),
+    ]
+    assert recorder.applied == ["o1", "o2", "m1", "m2", "s", "o3", "m3"]
 
 
 async def test_a_poison_event_in_a_batched_run_is_isolated_and_the_rest_commit(

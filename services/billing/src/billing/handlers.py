@@ -29,7 +29,7 @@ from shared.events.schemas.workspace import (
     OrgEntitlementGranted,
 )
 from shared.events.topics import IDENTITY_USERS, WORKSPACE_ORGS
-from shared.messaging.consumer import Batched, EventHandler
+from shared.messaging.consumer import Batched, EventHandler, batched_together
 from shared.runtime import Subscription
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,11 @@ def build_subscriptions(stripe: StripeGateway) -> tuple[Subscription, ...]:
         Subscription(
             topic=WORKSPACE_ORGS,
             handlers={
-                OrgCreated.event_type: Batched(on_orgs_created),
                 OrgConverted.event_type: on_org_converted(stripe),
-                MembershipAdded.event_type: Batched(on_memberships_added),
+                # A signup brings one of each, alternating on the topic: applied together per run.
+                **batched_together(
+                    {OrgCreated.event_type: on_orgs_created, MembershipAdded.event_type: on_memberships_added}
+                ),
                 MembershipRoleChanged.event_type: on_membership_role_changed,
                 MembershipRemoved.event_type: on_membership_removed,
                 **ENTITLEMENT_HANDLERS,

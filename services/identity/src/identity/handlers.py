@@ -31,16 +31,8 @@ from shared.events.schemas.workspace import (
     OrgCreated,
 )
 from shared.events.topics import BILLING_SUBSCRIPTIONS, WORKSPACE_ORGS
-from shared.messaging.consumer import Batched
+from shared.messaging.consumer import Batched, batched_together
 from shared.runtime import Subscription
-
-
-async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
-    facts = []
-    for event in events:
-        data = event.payload(MembershipAdded)
-        facts.append(MembershipFact(data.user_id, data.org_id, data.role, data.is_personal_org))
-    await add_memberships(session, memberships=facts)
 
 
 async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
@@ -50,6 +42,14 @@ async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> 
         data = event.payload(OrgCreated)
         facts.append(OrgPlanFact(data.org_id, data.initial_plan, PROVISIONAL_PLAN_VERSION))
     await set_org_plans(session, plans=facts)
+
+
+async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    facts = []
+    for event in events:
+        data = event.payload(MembershipAdded)
+        facts.append(MembershipFact(data.user_id, data.org_id, data.role, data.is_personal_org))
+    await add_memberships(session, memberships=facts)
 
 
 async def on_membership_role_changed(session: AsyncSession, event: Envelope) -> None:
@@ -79,8 +79,10 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=WORKSPACE_ORGS,
         handlers={
-            OrgCreated.event_type: Batched(on_orgs_created),
-            MembershipAdded.event_type: Batched(on_memberships_added),
+            # A signup brings one of each, alternating on the topic: applied together per run.
+            **batched_together(
+                {OrgCreated.event_type: on_orgs_created, MembershipAdded.event_type: on_memberships_added}
+            ),
             MembershipRoleChanged.event_type: on_membership_role_changed,
             MembershipRemoved.event_type: on_membership_removed,
             OrgConverted.event_type: on_org_converted,

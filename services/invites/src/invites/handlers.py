@@ -32,7 +32,7 @@ from shared.events.schemas.workspace import (
     OrgRestored,
 )
 from shared.events.topics import BILLING_SUBSCRIPTIONS, IDENTITY_USERS, WORKSPACE_ORGS
-from shared.messaging.consumer import Batched
+from shared.messaging.consumer import Batched, batched_together
 from shared.runtime import Subscription
 
 
@@ -108,11 +108,13 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=WORKSPACE_ORGS,
         handlers={
-            OrgCreated.event_type: Batched(on_orgs_created),
             OrgConverted.event_type: on_org_converted,
             OrgArchived.event_type: on_org_archived,
             OrgRestored.event_type: on_org_restored,
-            MembershipAdded.event_type: Batched(on_memberships_added),
+            # A signup brings one of each, alternating on the topic: applied together per run.
+            **batched_together(
+                {OrgCreated.event_type: on_orgs_created, MembershipAdded.event_type: on_memberships_added}
+            ),
             MembershipRoleChanged.event_type: on_membership_role_changed,
             MembershipRemoved.event_type: on_membership_removed,
         },

@@ -58,6 +58,28 @@ class Batched:
 
 
 Handler: TypeAlias = EventHandler | Batched
+BatchApply = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+def batched_together(applies: Mapping[str, BatchApply]) -> dict[str, Batched]:
+    """Handlers for several event types that interleave on a topic (a signup's `org.created` and
+    `membership.added`) as ONE `Batched`, so a burst is one call per type, not one run per event.
+
+    A run of them is split by type, and each type's events go to its function in their order,
+    the types in the mapping's order. That reorders events of different types, so it is only for
+    types whose effects do not depend on each other except in that order (`org.created` before
+    `membership.added`: a membership is never applied before an org created ahead of it).
+    Returns the handlers mapping to spread into a `Subscription`.
+    """
+
+    async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        for event_type, function in applies.items():
+            of_type = [event for event in events if event.type == event_type]
+            if of_type:
+                await function(session, of_type)
+
+    together = Batched(apply)
+    return dict.fromkeys(applies, together)
 
 
 class PermanentError(Exception):
