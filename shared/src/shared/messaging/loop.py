@@ -58,11 +58,13 @@ class ConsumerLoop:
         max_batch: int = 500,
         max_buffered: int = 5000,
         redelivery_pause_seconds: float = 1.0,
+        commit_interval_seconds: float = 0.1,
     ) -> None:
         self._by_topic = {consumer.topic: consumer for consumer in consumers}
         self._max_batch = max_batch
         self._max_buffered = max_buffered
         self._redelivery_pause = redelivery_pause_seconds
+        self._commit_interval = commit_interval_seconds
         self._lanes: dict[TopicPartition, _Lane] = {}
         self._name = consumers[0].name if consumers else group_id
         self._committed: dict[TopicPartition, int] = {}
@@ -90,7 +92,7 @@ class ConsumerLoop:
         """Join the group (raises if the broker cannot be reached) and start consuming."""
         self._kafka.subscribe(topics=self.topics, listener=_HandOver(self))
         await self._kafka.start()
-        self._committer = _OffsetCommitter(self._kafka)
+        self._committer = _OffsetCommitter(self._kafka, interval=self._commit_interval)
         self._task = asyncio.create_task(self._run(), name=f"consume {','.join(self.topics)}")
 
     async def stop(self) -> None:
@@ -257,10 +259,18 @@ class _OffsetCommitter:
     their next batch; this task commits whatever has been reported since its last request. An
     offset is reported only after its batch's transaction committed, so commit-after-effect holds;
     a commit that fails (a rebalance, the broker gone) means redelivery, which the inbox absorbs.
+
+    After a request it waits `interval` before the next, so a steady trickle of one-record batches
+    costs the broker (and this process) a few commits a second, not one per batch: at 50 signups/s
+    the commits were a third of the broker's requests (docs/performance.md, issue 17). The price is
+    at most `interval` of records redelivered after a crash — duplicates the inbox absorbs. A
+    hand-over or shutdown (`flush`) commits at once.
     """
 
-    def __init__(self, kafka: AIOKafkaConsumer) -> None:
+    def __init__(self, kafka: AIOKafkaConsumer, *, interval: float) -> None:
         self._kafka = kafka
+        self._interval = interval
+        self._flushing = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
         self._reported = asyncio.Event()
         self._idle = asyncio.Event()
@@ -274,7 +284,11 @@ class _OffsetCommitter:
 
     async def flush(self) -> None:
         """Wait until everything reported so far is committed (or its commit has failed)."""
-        await self._idle.wait()
+        self._flushing.set()  # no pause before the next request
+        try:
+            await self._idle.wait()
+        finally:
+            self._flushing.clear()
 
     async def close(self) -> None:
         await self.flush()
@@ -299,6 +313,12 @@ class _OffsetCommitter:
                 log.exception("offset commit of %s failed; records will be redelivered", offsets)
             if not self._pending:
                 self._idle.set()
+            if not self._flushing.is_set():  # a pause before the next request, unless flushing
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that comes
+                # as the event is set (a flush then close), and `close` would wait for ever.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._interval):
+                        await self._flushing.wait()
 
 
 class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
