@@ -29,6 +29,7 @@ from devstack.bench.cpu import cpu_by_kind, cpu_per_signup_figures
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
+from devstack.bench.quota_burst import run_quota_during_burst
 from devstack.bench.report import Figure, load_average, machine, machine_cpu_ticks, render, steal_share
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
@@ -112,6 +113,15 @@ async def load_phases(run: BenchRun, config: BenchConfig, target: Endpoints) -> 
             run_steady(target, rate=rate, seconds=config.steady_seconds, deadline=config.deadline),
         )
     await run.phase(f"burst of {config.burst:,}", _burst_with_cpu(config, target, seed_tps))
+    if config.quota_during_burst:
+        during = run_quota_during_burst(
+            target,
+            rate=config.quota_rate,
+            size=config.burst,
+            senders=config.senders,
+            deadline=config.deadline,
+        )
+        await run.phase(f"quota consume during a burst of {config.burst:,}", during)
     await run.phase(
         "quota consume", _one(run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds))
     )
