@@ -77,6 +77,11 @@ class LapseJob:
             except Exception as error:  # the next round retries; the job must not die
                 log.warning("lapse job failed: %r", error)
 
+    @property
+    def runs(self) -> bool:
+        """Scheduled jobs run where the consumers run (`all` and `worker` processes)."""
+        return self._runtime.runs_consumers
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="billing-lapse-job")
 
@@ -89,14 +94,15 @@ class LapseJob:
 
 def _run_beside(app: FastAPI, job: LapseJob) -> None:
     """After the runtime has started (database migrated): write the catalog's limits, start the
-    job; stop the job before the runtime stops."""
+    job (not in an `api` process: jobs run with the consumers); stop it before the runtime stops."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
             await job.write_catalog()
-            job.start()
+            if job.runs:
+                job.start()
             try:
                 yield
             finally:

@@ -38,7 +38,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
 from devstack.profiles import production_platform, profile_of
-from devstack.services import Fleet
+from devstack.services import Fleet, worker_niceness, worker_services
 
 BENCH_RUN = "bench-run"
 
@@ -203,7 +203,15 @@ def main() -> None:
         platform = profile.platform
         start_services: Callable[[], Fleet] = partial(profile.start_services, overrides=BENCH_SECRETS)
     else:
-        platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
+        platform = Platform(
+            root=root,
+            ports=config.ports,
+            durable=True,
+            fresh=True,
+            log=say,
+            workers=worker_services(),
+            worker_nice=worker_niceness(),
+        )
         start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
     say(f"profile: {'production' if production else 'development'}")
     run = BenchRun()
