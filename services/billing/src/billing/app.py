@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from billing import api
 from billing.catalog import load_catalog
 from billing.handlers import build_subscriptions
+from billing.quota_lane import QuotaLane
 from billing.service.catalog_sync import write_plan_limits
 from billing.service.lapse_job import lapse_due_subscriptions
 from billing.service.timeline import timeline_findings
@@ -44,6 +45,14 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
         settings.stripe_sessions_per_org_per_minute, what="checkout and portal sessions of this org"
     )
     _run_beside(app, LapseJob(runtime=runtime, settings=settings))
+    # Outermost of the app's own middleware: a trusted backend's consume skips the pipeline.
+    app.add_middleware(
+        QuotaLane,
+        service=runtime.name,
+        service_key=settings.service_key,
+        max_body_bytes=settings.max_body_bytes,
+        pool=runtime.plain_pool,
+    )
     return app
 
 
