@@ -45,15 +45,21 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
         settings.stripe_sessions_per_org_per_minute, what="checkout and portal sessions of this org"
     )
     _run_beside(app, LapseJob(runtime=runtime, settings=settings))
-    # Outermost of the app's own middleware: a trusted backend's consume skips the pipeline.
-    app.add_middleware(
-        QuotaLane,
+    return app
+
+
+def create_served_app(settings: BillingSettings | None = None) -> QuotaLane:
+    """What `python -m billing` serves: the app behind the quota lane (billing.quota_lane), outside
+    FastAPI itself, so a trusted backend's consume skips its whole pipeline, telemetry included."""
+    app = create_app(settings)
+    runtime: ServiceRuntime = app.state.runtime
+    return QuotaLane(
+        app,
         service=runtime.name,
-        service_key=settings.service_key,
-        max_body_bytes=settings.max_body_bytes,
+        service_key=runtime.settings.service_key,
+        max_body_bytes=runtime.settings.max_body_bytes,
         pool=runtime.plain_pool,
     )
-    return app
 
 
 class LapseJob:
