@@ -31,9 +31,9 @@ from devstack.prometheus import PrometheusServer, start_prometheus
 from devstack.services import (
     SERVICES,
     Fleet,
+    background_niceness,
     replica_counts,
     service_port,
-    worker_niceness,
     worker_services,
 )
 from devstack.status import collect_status, render
@@ -78,7 +78,7 @@ RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
-    "DEVSTACK_WORKER_NICE": "0  (the niceness worker processes start with)",
+    "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
     "DEVSTACK_RESTART_MAX_DEATHS": "5  (a child dying more often than this within the window stops all)",
     "DEVSTACK_RESTART_WINDOW_SECONDS": "60",
 }
@@ -127,7 +127,7 @@ def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
         log=log,
         replicas=replica_counts(),
         workers=worker_services(),
-        worker_nice=worker_niceness(),
+        background_nice=background_niceness(),
     )
 
 

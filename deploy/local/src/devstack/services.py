@@ -9,8 +9,10 @@ port stays the same across restarts.
 
 A service named in `DEVSTACK_WORKERS` (default: billing) runs as `api` replicas on its port plus
 one `worker` process (`<name>-worker-1`: its consumers and jobs, on its own port only); see
-`SERVICE_ROLE` in shared.settings. `DEVSTACK_WORKER_NICE` starts worker processes at that lower
-CPU priority (docs/performance.md: what it stands for in production).
+`SERVICE_ROLE` in shared.settings. `DEVSTACK_BACKGROUND_NICE` starts every other service process
+(workers, and the services that are not split) at that lower CPU priority, so on a machine the
+whole platform shares, the API processes of the split services get the CPU first: the local
+stand-in for a reserved CPU for their deployment (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -91,9 +93,10 @@ def worker_services(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
     return frozenset(names)
 
 
-def worker_niceness(environ: Mapping[str, str] = os.environ) -> int:
-    """`DEVSTACK_WORKER_NICE`: the niceness worker processes start with (0: the same as the rest)."""
-    return int(environ.get("DEVSTACK_WORKER_NICE", "0"))
+def background_niceness(environ: Mapping[str, str] = os.environ) -> int:
+    """`DEVSTACK_BACKGROUND_NICE`: the niceness every service process but the split services' API
+    processes starts with (default 0: all alike)."""
+    return int(environ.get("DEVSTACK_BACKGROUND_NICE", "0"))
 
 
 # The kernel picks each replica's own port; on this loopback address it can never take a port
@@ -213,14 +216,14 @@ class Fleet:
         own_env: Callable[[ServiceSpec], Mapping[str, str]] | None = None,
         withheld: Callable[[ServiceSpec], Collection[str]] | None = None,
         workers: Collection[str] = (),
-        worker_nice: int = 0,
+        background_nice: int = 0,
     ) -> Fleet:
         """Replicas of every service (or `only` these). Each process gets this process's
         environment, `shared_env`, its own `own_env(spec)` (the production profile: its own
         credentials only) and its port; the variables `withheld(spec)` names are removed from
         what it inherits (another service's credentials in the operator's shell). The services
-        in `workers` run their replicas as `api` processes plus one `worker` process, started
-        `worker_nice` lower in CPU priority."""
+        in `workers` run their replicas as `api` processes plus one `worker` process; every
+        process but those `api` ones starts `background_nice` lower in CPU priority."""
         fleet = cls(log_dir=log_dir, supervisor=supervisor)
         shared_env = {**jwks_env(port_offset), **shared_env}
         for spec in SERVICES:
@@ -238,6 +241,7 @@ class Fleet:
                 env=env,
                 log_file=log_dir / f"{spec.name}-1.log",
                 role="api" if split else "all",
+                niceness=0 if split else background_nice,
             )
             fleet.replicas[spec.name] = [first]
             fleet._watch(first)
@@ -250,7 +254,7 @@ class Fleet:
                     env=env,
                     log_file=log_dir / f"{spec.name}-worker-1.log",
                     role="worker",
-                    niceness=worker_nice,
+                    niceness=background_nice,
                 )
                 fleet.replicas[spec.name].append(worker)
                 fleet._watch(worker)
@@ -267,6 +271,7 @@ class Fleet:
             log_file=self.log_dir / f"{name}-{number}.log",
             replica=number,
             role=first.role,
+            niceness=first.niceness,
         )
         self.replicas[name].append(replica)
         self._watch(replica)

@@ -38,7 +38,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
 from devstack.profiles import production_platform, profile_of
-from devstack.services import Fleet, worker_niceness, worker_services
+from devstack.services import Fleet, background_niceness, worker_services
 
 BENCH_RUN = "bench-run"
 
@@ -210,7 +210,7 @@ def main() -> None:
             fresh=True,
             log=say,
             workers=worker_services(),
-            worker_nice=worker_niceness(),
+            background_nice=background_niceness(),
         )
         start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
     say(f"profile: {'production' if production else 'development'}")
