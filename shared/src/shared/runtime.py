@@ -216,7 +216,8 @@ class ServiceRuntime:
                 if self.consumer_loop is not None:
                     await self.consumer_loop.start()
                 self.broker_connected = True
-                log.info("%s: consumers connected to %s", self.name, bootstrap)
+                what = "consumers connected" if self.consumer_loop else "connected (no consumers here)"
+                log.info("%s: %s to %s (role %s)", self.name, what, bootstrap, self.settings.role)
                 return
             except Exception as error:  # broker not up yet: keep trying, HTTP stays available
                 log.warning("%s: broker not reachable (%r); retrying in %.1fs", self.name, error, delay)
