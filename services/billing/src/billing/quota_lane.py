@@ -56,7 +56,9 @@ def refused(answer: MeterAnswer, *, what: str) -> tuple[int, dict[str, Any]]:
 
 
 class QuotaLane:
-    """Pure ASGI middleware in front of billing's app (see the module docstring)."""
+    """A pure ASGI callable in front of billing's whole FastAPI app, its telemetry included
+    (`billing.app.create_served_app`; see the module docstring). Lifespan and every other
+    request pass straight through."""
 
     def __init__(
         self,
