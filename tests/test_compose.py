@@ -165,3 +165,16 @@ def test_compose_observability_pieces_are_there() -> None:
         "deploy/grafana/dashboards/backbone.json",
     ):
         assert (REPO / path).is_file()
+
+
+def test_billing_runs_as_an_api_container_and_a_worker_container_that_prometheus_scrapes() -> None:
+    """The quota API's event loop carries no consumer (docs/performance.md, issue 17 item 3): the
+    worker has billing's settings but its own role, and no published port."""
+    services = compose()["services"]
+    api, worker = services["billing"], services["billing-worker"]
+    assert api["environment"]["SERVICE_ROLE"] == "api"
+    assert worker["environment"] == {**api["environment"], "SERVICE_ROLE": "worker"}
+    assert worker["build"] == api["build"] and worker["depends_on"] == api["depends_on"]
+    assert "ports" not in worker
+    scraped = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    assert "billing-worker:8003" in scraped["scrape_configs"][0]["static_configs"][0]["targets"]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from devstack.bench.burst import burst_sample
 from devstack.bench.client import Signup, refusals, wait_complete
-from devstack.bench.config import AUTH_SECRET, SERVICE_KEY
+from devstack.bench.config import AUTH_SECRET, SERVICE_KEY, BenchConfig
 from devstack.bench.memory import ProcessMemory, kind_of, platform_processes
-from devstack.bench.quota import CONSUME_PATH, route_missing
+from devstack.bench.quota import CONSUME_PATH, quota_figure, route_missing
+from devstack.bench.quota_burst import NAME as DURING_BURST
+from devstack.bench.quota_burst import with_quotas
 from devstack.bench.report import Figure, Target, machine_cpu_ticks, percentile, render, steal_share
 from devstack.bench.seed_design import (
     create_seed_database,
@@ -201,3 +205,36 @@ def test_the_race_prints_the_peers_figures_and_the_platform_over_the_peer() -> N
     assert compared["platform ÷ peer, burst signups/s"].verdict == "MISS"
     assert compared["platform ÷ peer, claims p99 @ 50/s"].value == 50.0
     assert "platform ÷ peer, claims p99 @ 200/s" not in compared  # neither run measured it
+
+
+def test_quotas_during_a_burst_report_p99_p50_max_and_every_status() -> None:
+    durations = [0.001 * n for n in range(1, 101)]  # 1 … 100 ms
+    statuses = Counter({200: 99, 402: 1})
+
+    figure = quota_figure(DURING_BURST, durations, statuses, rate=500, orgs=7, how_long="for 0.2 s")
+    nothing = quota_figure(DURING_BURST, [], Counter(), rate=500, orgs=7, how_long="for 0 s")
+
+    assert (figure.name, figure.value, figure.verdict) == ("quota consume p99 during a burst", 99, "MISS")
+    assert "100 consumes at 500/s" in figure.conditions and "over 7 orgs" in figure.conditions
+    assert "200: 99, 402: 1" in figure.conditions
+    assert "p50 50.0 ms" in figure.conditions and "max 100.0 ms" in figure.conditions
+    assert nothing.value is None
+
+
+def test_the_burst_beside_quotas_never_stands_in_for_the_burst_alone() -> None:
+    """Its figures get names of their own: the burst alone's CPU per signup and the peer ratio
+    keep reading the burst without quota traffic."""
+    alone = Figure("end-to-end signups/s (burst)", 150.0, "/s", "", Target("≥", 300))
+    beside = with_quotas([Figure("end-to-end signups/s (burst)", 90.0, "/s", "", Target("≥", 300))])
+    peer = as_peer([Figure("end-to-end signups/s (burst)", 300.0, "/s", "")])
+
+    assert [f.name for f in beside] == ["with quotas: end-to-end signups/s (burst)"]
+    assert beside[0].target == alone.target
+    compared = {figure.name: figure for figure in ratios([*beside, alone, *peer])}
+    assert compared["platform ÷ peer, burst signups/s"].value == 0.5
+
+
+def test_the_quota_burst_phase_runs_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert BenchConfig.from_env().quota_during_burst
+    monkeypatch.setenv("BENCH_QUOTA_BURST", "0")
+    assert not BenchConfig.from_env().quota_during_burst

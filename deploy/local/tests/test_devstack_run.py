@@ -97,7 +97,7 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
         assert any(f"identity     http://127.0.0.1:{8001 + OFFSET}" in line for line in output)
         pids = replica_pids(output)
         expected = {"identity-1", "workspace-1", "workspace-2", "billing-1", "invites-1", "skool-ingest-1"}
-        assert set(pids) == expected
+        assert set(pids) == expected | {"billing-worker-1"}  # DEVSTACK_WORKERS' default: billing
 
         os.kill(pids["workspace-2"], signal.SIGKILL)
         read_until(process, "workspace-2 exited with -9; restarting in 0.5s (restart 1)", timeout=10)
@@ -114,7 +114,10 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> No
             timeout=60,
         )
         assert signup.returncode == 0, signup.stdout + signup.stderr
-        assert "'plan': 'individual_free'" in signup.stdout
+        assert "'plan': 'individual_free'" in signup.stdout  # billing's consumers ran: in its worker
+        logs = root / "logs"
+        assert "connected (no consumers here)" in (logs / "billing-1.log").read_text()
+        assert "consumers connected" in (logs / "billing-worker-1.log").read_text()
 
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "hi"

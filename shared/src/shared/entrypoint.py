@@ -38,12 +38,12 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
     )
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=listening_sockets(settings.host, settings.http_port))
+        server.run(sockets=listening_sockets(settings.host, settings.http_port, role=settings.role))
     if not server.started:
         sys.exit(STARTUP_FAILURE)  # as uvicorn.run does: the lifespan failed to start
 
 
-def listening_sockets(host: str, port: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, *, role: str = "all") -> list[socket.socket]:
     """The service's port, shared with its other replicas, plus this replica's own port if given.
 
     The shared socket has SO_REUSEPORT, so every replica binds the same port and the kernel
@@ -51,13 +51,22 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
     once the application has started, so no connection waits on a replica still starting up.
     A local runner may hand over a socket of this replica's own (`SERVICE_OWN_SOCKET_FD`), to
     reach this process alone (readiness checks).
+
+    A `worker` process (shared.settings: consumers and jobs, health and metrics only) never joins
+    the shared port, where it would take a share of the API's connections: it serves on its own
+    socket when given one, else on `port` bound without SO_REUSEPORT (its own container's port;
+    on a host where the API already listens there it fails at start instead of stealing requests).
     """
     family, kind, protocol, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    shared = socket.socket(family, kind, protocol)
-    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    shared.bind(address)
     own_fd = os.environ.get("SERVICE_OWN_SOCKET_FD")
-    return [shared] if own_fd is None else [shared, socket.socket(fileno=int(own_fd))]
+    own = [] if own_fd is None else [socket.socket(fileno=int(own_fd))]
+    if role == "worker" and own:
+        return own
+    listening = socket.socket(family, kind, protocol)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if role != "worker":
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listening.bind(address)
+    return [listening, *own]

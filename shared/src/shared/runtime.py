@@ -5,6 +5,10 @@ Start-up order: create the database if missing (development), apply the service'
 (as the migration login when one is set: `shared.db.migrations.prepare_database`), start the outbox
 relay, then connect the consumers (in the background, retrying, so HTTP keeps accepting webhooks
 into the outbox even while Kafka is down).
+
+A process's role (`SERVICE_ROLE`, shared.settings) decides what of this it runs: an `api` process
+has no consumers and no housekeeping (`runs_consumers`), so a request never queues behind a
+consumer's batch on its event loop; a `worker` process runs them, beside a relay of its own.
 """
 
 from __future__ import annotations
@@ -81,6 +85,11 @@ class ServiceRuntime:
     def name(self) -> str:
         return self.settings.service_name
 
+    @property
+    def runs_consumers(self) -> bool:
+        """Whether this process runs the consumers and scheduled jobs (not in the `api` role)."""
+        return self.settings.runs_consumers
+
     def build_app(
         self, *, title: str, routers: Sequence[APIRouter], timeline_hook: TimelineHook = no_findings
     ) -> FastAPI:
@@ -128,7 +137,8 @@ class ServiceRuntime:
             outbox_retention=timedelta(hours=self.settings.outbox_retention_hours),
             inbox_retention=timedelta(hours=self.settings.inbox_retention_hours),
         )
-        await self.housekeeper.start()
+        if self.runs_consumers:
+            await self.housekeeper.start()
         self._broker_task = asyncio.create_task(self._connect_broker(), name="broker-connect")
 
     def group_commit(self, name: str, apply: Apply[ItemT, ResultT]) -> GroupCommit[ItemT, ResultT]:
@@ -165,7 +175,7 @@ class ServiceRuntime:
 
     def _build_consumers(self, dlq_producer: AIOKafkaProducer) -> ConsumerLoop | None:
         settings = self.settings
-        if not self.subscriptions:
+        if not self.subscriptions or not self.runs_consumers:
             return None
         dead_letters = KafkaDeadLetterPublisher(consumer=self.name, producer=dlq_producer)
         retry = RetryPolicy(
@@ -206,7 +216,8 @@ class ServiceRuntime:
                 if self.consumer_loop is not None:
                     await self.consumer_loop.start()
                 self.broker_connected = True
-                log.info("%s: consumers connected to %s", self.name, bootstrap)
+                what = "consumers connected" if self.consumer_loop else "connected (no consumers here)"
+                log.info("%s: %s to %s (role %s)", self.name, what, bootstrap, self.settings.role)
                 return
             except Exception as error:  # broker not up yet: keep trying, HTTP stays available
                 log.warning("%s: broker not reachable (%r); retrying in %.1fs", self.name, error, delay)

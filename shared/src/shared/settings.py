@@ -78,6 +78,12 @@ class ServiceSettings(BaseSettings):
     )
     # Which replica this process is (set by the runner: `workspace-2`); names its Kafka clients.
     instance: str = Field(default="", validation_alias="SERVICE_INSTANCE")
+    # What this process runs (set by the runner, like the instance): `all` (HTTP, consumers,
+    # relay, scheduled jobs), `api` (HTTP and relay: no consumers, no jobs) or `worker`
+    # (consumers, relay, jobs; HTTP for health and metrics on a port of its own, never on the
+    # service's shared port). An `api` process plus a `worker` process keep the HTTP API's event
+    # loop free of consumer batches (docs/performance.md, issue 17 item 3).
+    role: Literal["all", "api", "worker"] = Field(default="all", validation_alias="SERVICE_ROLE")
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str | None = None
@@ -243,6 +249,11 @@ class ServiceSettings(BaseSettings):
         if self.database_migration_url:
             return as_asyncpg_url(self.database_migration_url)
         return self.effective_database_url
+
+    @property
+    def runs_consumers(self) -> bool:
+        """Consumers and scheduled jobs run in `all` and `worker` processes, not in `api` ones."""
+        return self.role != "api"
 
     @property
     def instance_name(self) -> str:

@@ -28,7 +28,14 @@ from devstack.profiles import (
 )
 from devstack.prometheus import DEFAULT_PORT as PROMETHEUS_PORT
 from devstack.prometheus import PrometheusServer, start_prometheus
-from devstack.services import SERVICES, Fleet, replica_counts, service_port
+from devstack.services import (
+    SERVICES,
+    Fleet,
+    background_niceness,
+    replica_counts,
+    service_port,
+    worker_services,
+)
 from devstack.status import collect_status, render
 from devstack.stripe_mock import LEGACY_DEV_STRIPE_API_KEYS
 from devstack.system import Logger
@@ -70,6 +77,8 @@ DEFAULTS = {
 RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
+    "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
+    "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
     "DEVSTACK_RESTART_MAX_DEATHS": "5  (a child dying more often than this within the window stops all)",
     "DEVSTACK_RESTART_WINDOW_SECONDS": "60",
 }
@@ -112,7 +121,14 @@ def development_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
 def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
     """The platform `make run` starts (ports moved by `offset`, files under `root`); the test of
     the README's flows (tests/e2e/test_make_run_flows.py) starts its own through this too."""
-    return Platform(root=root, ports=Ports().shifted(offset), log=log, replicas=replica_counts())
+    return Platform(
+        root=root,
+        ports=Ports().shifted(offset),
+        log=log,
+        replicas=replica_counts(),
+        workers=worker_services(),
+        background_nice=background_niceness(),
+    )
 
 
 def start_development_platform(platform: Platform) -> Fleet:

@@ -61,6 +61,10 @@ class Platform:
     stripe_mock: StripeMock | None = None
     fleet: Fleet | None = None
     replicas: Mapping[str, int] | None = None  # per service; one each when absent
+    # Services run as `api` replicas plus a `worker` process (devstack.services.worker_services;
+    # `make run` and the bench: billing), and the niceness of every other service process.
+    workers: Collection[str] = ()
+    background_nice: int = 0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy.from_env)
     supervisor: Supervisor = field(init=False)
     database_url: str = ""
@@ -181,6 +185,8 @@ class Platform:
             supervisor=self.supervisor,
             own_env=own_env,
             withheld=withheld,
+            workers=self.workers,
+            background_nice=self.background_nice,
         )
         counts = ", ".join(f"{name} x{len(group)}" for name, group in self.fleet.replicas.items())
         self.log(f"services: starting {counts}")

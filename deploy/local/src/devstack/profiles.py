@@ -29,7 +29,7 @@ from devstack.production_secrets import (
     ProductionSecrets,
     read_env_file,
 )
-from devstack.services import Fleet, ServiceSpec, replica_counts
+from devstack.services import Fleet, ServiceSpec, background_niceness, replica_counts, worker_services
 from devstack.system import Logger
 
 Profile = Literal["development", "production"]
@@ -107,6 +107,8 @@ def production_platform(
         fresh=fresh,
         durable=durable,
         replicas=replica_counts(),
+        workers=worker_services(),
+        background_nice=background_niceness(),
         use_stripe_mock=True,  # no Stripe account here: the generated test key is stripe-mock's
         external_servers=False,  # never a shell's KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL
         kafka_security=KafkaSecurity(tls=tls, admin_password=secrets.values[KAFKA_ADMIN_PASSWORD]),

@@ -6,6 +6,13 @@ Because a request to that port may reach any replica, each replica also serves o
 its own: a socket the runner binds once (kernel-chosen port) and hands to every incarnation of
 that replica (`SERVICE_OWN_SOCKET_FD`). Readiness is checked there, replica by replica, and the
 port stays the same across restarts.
+
+A service named in `DEVSTACK_WORKERS` (default: billing) runs as `api` replicas on its port plus
+one `worker` process (`<name>-worker-1`: its consumers and jobs, on its own port only); see
+`SERVICE_ROLE` in shared.settings. `DEVSTACK_BACKGROUND_NICE` starts every other service process
+(workers, and the services that are not split) at that lower CPU priority, so on a machine the
+whole platform shares, the API processes of the split services get the CPU first: the local
+stand-in for a reserved CPU for their deployment (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -76,6 +83,22 @@ def replica_counts(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
     return counts
 
 
+def worker_services(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
+    """`DEVSTACK_WORKERS`: the services run as API replicas plus a worker process (comma-separated
+    names; default billing, so its quota API never waits behind a consumer's batch; empty: none)."""
+    names = {name.strip() for name in environ.get("DEVSTACK_WORKERS", "billing").split(",") if name.strip()}
+    unknown = names - {spec.name for spec in SERVICES}
+    if unknown:
+        raise ValueError(f"DEVSTACK_WORKERS names no such service: {', '.join(sorted(unknown))}")
+    return frozenset(names)
+
+
+def background_niceness(environ: Mapping[str, str] = os.environ) -> int:
+    """`DEVSTACK_BACKGROUND_NICE`: the niceness every service process but the split services' API
+    processes starts with (default 0: all alike)."""
+    return int(environ.get("DEVSTACK_BACKGROUND_NICE", "0"))
+
+
 # The kernel picks each replica's own port; on this loopback address it can never take a port
 # that a platform on this machine binds on 127.0.0.1 (Kafka, PostgreSQL, a service) later.
 OWN_PORTS_HOST = "127.0.0.2"
@@ -97,6 +120,8 @@ class RunningService:
     env: dict[str, str]
     log_file: Path
     replica: int = 1
+    role: str = "all"  # SERVICE_ROLE: all, api or worker (shared.settings)
+    niceness: int = 0  # added to the runner's own when the process starts
     own_socket: socket.socket = field(default_factory=_own_socket)
     child: Child = field(init=False)
 
@@ -105,7 +130,8 @@ class RunningService:
 
     @property
     def name(self) -> str:
-        return f"{self.spec.name}-{self.replica}"
+        kind = "-worker" if self.role == "worker" else ""
+        return f"{self.spec.name}{kind}-{self.replica}"
 
     @property
     def url(self) -> str:
@@ -123,10 +149,16 @@ class RunningService:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         fd = self.own_socket.fileno()
-        env = {**self.env, "SERVICE_INSTANCE": self.name, "SERVICE_OWN_SOCKET_FD": str(fd)}
-        return spawn(
-            [sys.executable, "-m", self.spec.package], log_file=self.log_file, env=env, pass_fds=[fd]
-        )
+        env = {
+            **self.env,
+            "SERVICE_INSTANCE": self.name,
+            "SERVICE_OWN_SOCKET_FD": str(fd),
+            "SERVICE_ROLE": self.role,
+        }
+        argv = [sys.executable, "-m", self.spec.package]
+        if self.niceness:
+            argv = ["nice", "-n", str(self.niceness), *argv]  # nice execs it: the same pid
+        return spawn(argv, log_file=self.log_file, env=env, pass_fds=[fd])
 
     def is_ready(self) -> bool:
         try:
@@ -183,11 +215,15 @@ class Fleet:
         supervisor: Supervisor | None = None,
         own_env: Callable[[ServiceSpec], Mapping[str, str]] | None = None,
         withheld: Callable[[ServiceSpec], Collection[str]] | None = None,
+        workers: Collection[str] = (),
+        background_nice: int = 0,
     ) -> Fleet:
         """Replicas of every service (or `only` these). Each process gets this process's
         environment, `shared_env`, its own `own_env(spec)` (the production profile: its own
         credentials only) and its port; the variables `withheld(spec)` names are removed from
-        what it inherits (another service's credentials in the operator's shell)."""
+        what it inherits (another service's credentials in the operator's shell). The services
+        in `workers` run their replicas as `api` processes plus one `worker` process; every
+        process but those `api` ones starts `background_nice` lower in CPU priority."""
         fleet = cls(log_dir=log_dir, supervisor=supervisor)
         shared_env = {**jwks_env(port_offset), **shared_env}
         for spec in SERVICES:
@@ -198,22 +234,44 @@ class Fleet:
             inherited = {name: value for name, value in os.environ.items() if name not in hidden}
             own = own_env(spec) if own_env else {}
             env = {**inherited, **shared_env, **own, f"{spec.env_prefix}_PORT": str(port)}
-            first = RunningService(spec=spec, port=port, env=env, log_file=log_dir / f"{spec.name}-1.log")
+            split = spec.name in workers
+            first = RunningService(
+                spec=spec,
+                port=port,
+                env=env,
+                log_file=log_dir / f"{spec.name}-1.log",
+                role="api" if split else "all",
+                niceness=0 if split else background_nice,
+            )
             fleet.replicas[spec.name] = [first]
             fleet._watch(first)
             for _ in range(1, (replicas or {}).get(spec.name, 1)):
                 fleet._add(spec.name)
+            if split:
+                worker = RunningService(
+                    spec=spec,
+                    port=port,
+                    env=env,
+                    log_file=log_dir / f"{spec.name}-worker-1.log",
+                    role="worker",
+                    niceness=background_nice,
+                )
+                fleet.replicas[spec.name].append(worker)
+                fleet._watch(worker)
         return fleet
 
     def _add(self, name: str) -> RunningService:
         first = self.replicas[name][0]
-        number = max(replica.replica for replica in self.replicas[name]) + 1
+        serving = [replica for replica in self.replicas[name] if replica.role != "worker"]
+        number = max(replica.replica for replica in serving) + 1
         replica = RunningService(
             spec=first.spec,
             port=first.port,
             env=first.env,
             log_file=self.log_dir / f"{name}-{number}.log",
             replica=number,
+            role=first.role,
+            niceness=first.niceness,
         )
         self.replicas[name].append(replica)
         self._watch(replica)

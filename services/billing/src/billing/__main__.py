@@ -5,4 +5,4 @@ from shared.entrypoint import serve
 from shared.settings import load_settings
 
 if __name__ == "__main__":
-    serve("billing.app:create_app", load_settings(BillingSettings))
+    serve("billing.app:create_served_app", load_settings(BillingSettings))

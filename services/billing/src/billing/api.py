@@ -32,6 +32,7 @@ from billing.errors import (
     SubscriptionNotFound,
     UnknownPlan,
 )
+from billing.quota_lane import refused
 from billing.schemas import (
     CheckoutRead,
     CheckoutRequest,
@@ -253,11 +254,6 @@ async def stripe_webhook(
 
 def _refused(answer: MeterAnswer, *, what: str) -> JSONResponse:
     # Returned, not raised: the refusal is committed under its idempotency key, so a replay of
-    # the key gets this same answer.
-    error = QuotaExceeded(
-        f"the plan allows {answer.limit} {what}",
-        limit=answer.limit,
-        used=answer.used,
-        upgrade_to=answer.upgrade_to,
-    )
-    return JSONResponse(error.body(), status_code=error.status)
+    # the key gets this same answer. The same body as the quota lane's (billing.quota_lane).
+    status, body = refused(answer, what=what)
+    return JSONResponse(body, status_code=status)

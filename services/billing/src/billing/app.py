@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from billing import api
 from billing.catalog import load_catalog
 from billing.handlers import build_subscriptions
+from billing.quota_lane import QuotaLane
 from billing.service.catalog_sync import write_plan_limits
 from billing.service.lapse_job import lapse_due_subscriptions
 from billing.service.timeline import timeline_findings
@@ -47,6 +48,20 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     return app
 
 
+def create_served_app(settings: BillingSettings | None = None) -> QuotaLane:
+    """What `python -m billing` serves: the app behind the quota lane (billing.quota_lane), outside
+    FastAPI itself, so a trusted backend's consume skips its whole pipeline, telemetry included."""
+    app = create_app(settings)
+    runtime: ServiceRuntime = app.state.runtime
+    return QuotaLane(
+        app,
+        service=runtime.name,
+        service_key=runtime.settings.service_key,
+        max_body_bytes=runtime.settings.max_body_bytes,
+        pool=runtime.plain_pool,
+    )
+
+
 class LapseJob:
     """The scheduled in-process job: every `lapse_check_seconds`, subscriptions whose past-due
     grace, trial or cancelled period has ended fall back to their kind's free plan. Replicas may
@@ -77,6 +92,11 @@ class LapseJob:
             except Exception as error:  # the next round retries; the job must not die
                 log.warning("lapse job failed: %r", error)
 
+    @property
+    def runs(self) -> bool:
+        """Scheduled jobs run where the consumers run (`all` and `worker` processes)."""
+        return self._runtime.runs_consumers
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="billing-lapse-job")
 
@@ -89,14 +109,15 @@ class LapseJob:
 
 def _run_beside(app: FastAPI, job: LapseJob) -> None:
     """After the runtime has started (database migrated): write the catalog's limits, start the
-    job; stop the job before the runtime stops."""
+    job (not in an `api` process: jobs run with the consumers); stop it before the runtime stops."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
             await job.write_catalog()
-            job.start()
+            if job.runs:
+                job.start()
             try:
                 yield
             finally:

@@ -29,6 +29,7 @@ from devstack.bench.cpu import cpu_by_kind, cpu_per_signup_figures
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
+from devstack.bench.quota_burst import run_quota_during_burst
 from devstack.bench.report import Figure, load_average, machine, machine_cpu_ticks, render, steal_share
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
@@ -37,7 +38,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
 from devstack.profiles import production_platform, profile_of
-from devstack.services import Fleet
+from devstack.services import Fleet, background_niceness, worker_services
 
 BENCH_RUN = "bench-run"
 
@@ -112,6 +113,15 @@ async def load_phases(run: BenchRun, config: BenchConfig, target: Endpoints) -> 
             run_steady(target, rate=rate, seconds=config.steady_seconds, deadline=config.deadline),
         )
     await run.phase(f"burst of {config.burst:,}", _burst_with_cpu(config, target, seed_tps))
+    if config.quota_during_burst:
+        during = run_quota_during_burst(
+            target,
+            rate=config.quota_rate,
+            size=config.burst,
+            senders=config.senders,
+            deadline=config.deadline,
+        )
+        await run.phase(f"quota consume during a burst of {config.burst:,}", during)
     await run.phase(
         "quota consume", _one(run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds))
     )
@@ -193,7 +203,15 @@ def main() -> None:
         platform = profile.platform
         start_services: Callable[[], Fleet] = partial(profile.start_services, overrides=BENCH_SECRETS)
     else:
-        platform = Platform(root=root, ports=config.ports, durable=True, fresh=True, log=say)
+        platform = Platform(
+            root=root,
+            ports=config.ports,
+            durable=True,
+            fresh=True,
+            log=say,
+            workers=worker_services(),
+            background_nice=background_niceness(),
+        )
         start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
     say(f"profile: {'production' if production else 'development'}")
     run = BenchRun()

@@ -40,6 +40,7 @@ class BenchConfig:
     pgbench_seconds: int
     quota_rate: int
     quota_seconds: float
+    quota_during_burst: bool  # a second burst with the quota load beside it
     sequential: int  # one-after-another signups for the webhook → Kafka lines
     deadline: float  # the longest any single wait may take
     peer: bool  # race the monolith peer afterwards (devstack.bench.peer)
@@ -47,7 +48,7 @@ class BenchConfig:
     @classmethod
     def from_env(cls) -> BenchConfig:
         """BENCH_BURST, BENCH_STEADY_SECONDS, BENCH_STEADY_RATES (e.g. "50,200"; empty skips them),
-        BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS,
+        BENCH_PGBENCH_SECONDS, BENCH_QUOTA_SECONDS, BENCH_QUOTA_BURST (0: no quotas during a burst),
         BENCH_SEQUENTIAL, BENCH_DEADLINE_SECONDS, BENCH_PEER (0: no peer), DEVSTACK_BENCH_PORT_OFFSET."""
         return cls(
             ports=Ports().shifted(_int("DEVSTACK_BENCH_PORT_OFFSET", 500)),
@@ -58,6 +59,7 @@ class BenchConfig:
             pgbench_seconds=_int("BENCH_PGBENCH_SECONDS", 10),
             quota_rate=500,
             quota_seconds=_float("BENCH_QUOTA_SECONDS", 5),
+            quota_during_burst=os.environ.get("BENCH_QUOTA_BURST", "1") != "0",
             sequential=_int("BENCH_SEQUENTIAL", 20),
             deadline=_float("BENCH_DEADLINE_SECONDS", 90),
             peer=os.environ.get("BENCH_PEER", "1") != "0",

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -60,9 +61,16 @@ async def billing_openapi(session: aiohttp.ClientSession, target: Endpoints) -> 
 
 
 async def paced_consumes(
-    session: aiohttp.ClientSession, target: Endpoints, orgs: list[str], *, rate: int, count: int
+    session: aiohttp.ClientSession,
+    target: Endpoints,
+    orgs: list[str],
+    *,
+    rate: int,
+    count: int | None = None,
+    until: Callable[[], bool] | None = None,
 ) -> tuple[list[float], Counter[int]]:
-    """`count` consumes sent on a fixed schedule (open loop), cycling over `orgs`."""
+    """Consumes sent on a fixed schedule (open loop), cycling over `orgs`: `count` of them, or
+    as many as are due before `until()` is true (the concurrent burst has ended)."""
     durations: list[float] = []
     statuses: Counter[int] = Counter()
 
@@ -73,39 +81,53 @@ async def paced_consumes(
 
     start = time.perf_counter() + 0.05
     tasks = []
-    for index in range(count):
+    index = 0
+    while (count is None or index < count) and not (until is not None and until()):
         delay = start + index / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(orgs[index % len(orgs)])))
+        index += 1
     await asyncio.gather(*tasks)
     return durations, statuses
 
 
-async def run_quota(target: Endpoints, *, rate: int, seconds: float) -> Figure:
+async def ready_orgs(session: aiohttp.ClientSession, target: Endpoints) -> tuple[list[str], str | None]:
+    """Orgs to consume for, or why the phase cannot be measured."""
     orgs = await known_org_ids(target, limit=5000)
     if not orgs:
-        return Figure(NAME, None, "ms", "not measured — no org to consume for", TARGET)
-    async with http_session(256) as session:
-        probe = await consume(session, target, orgs[0])
-        if route_missing(probe, await billing_openapi(session, target)):
-            return Figure(
-                NAME,
-                None,
-                "ms",
-                f"not measured — endpoint not built yet (POST {CONSUME_PATH} answered {probe})",
-                TARGET,
-            )
-        count = round(rate * seconds)
-        durations, statuses = await paced_consumes(session, target, orgs, rate=rate, count=count)
+        return [], "not measured — no org to consume for"
+    probe = await consume(session, target, orgs[0])
+    if route_missing(probe, await billing_openapi(session, target)):
+        return [], f"not measured — endpoint not built yet (POST {CONSUME_PATH} answered {probe})"
+    return orgs, None
+
+
+def quota_figure(
+    name: str, durations: list[float], statuses: Counter[int], *, rate: int, orgs: int, how_long: str
+) -> Figure:
+    """p99 as the value; p50, max and every status counted in the conditions."""
+    if not durations:
+        return Figure(name, None, "ms", "no consume was sent", TARGET)
     values = [ms(d) for d in durations]
     answered = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
     return Figure(
-        NAME,
+        name,
         percentile(values, 99),
         "ms",
-        f"{count:,} consumes at {rate}/s on a fixed schedule for {seconds:g} s over {len(orgs):,} orgs, "
+        f"{len(values):,} consumes at {rate}/s on a fixed schedule {how_long} over {orgs:,} orgs, "
         f"unique idempotency keys; answered {answered}; p50 {percentile(values, 50):.1f} ms, "
         f"max {max(values):.1f} ms",
         TARGET,
     )
+
+
+async def run_quota(target: Endpoints, *, rate: int, seconds: float) -> Figure:
+    """Consumes alone: `rate` per second for `seconds`."""
+    async with http_session(256) as session:
+        orgs, why_not = await ready_orgs(session, target)
+        if why_not is not None:
+            return Figure(NAME, None, "ms", why_not, TARGET)
+        count = round(rate * seconds)
+        durations, statuses = await paced_consumes(session, target, orgs, rate=rate, count=count)
+    return quota_figure(NAME, durations, statuses, rate=rate, orgs=len(orgs), how_long=f"for {seconds:g} s")
