@@ -100,7 +100,7 @@ class DevPlatform:
         """`devstack signup --email … --first-name … [--invitation …]`; the new user's id."""
         user_id = f"user_{uuid.uuid4().hex[:20]}"
         args = ["signup", "--email", email, "--first-name", first_name, "--user-id", user_id]
-        args += ["--identity", self.url("identity")] + (["--invitation", invitation] if invitation else [])
+        args += ["--identity", self.url("identity")] + ([f"--invitation={invitation}"] if invitation else [])
         signed_up = self.devstack(*args)
         assert signed_up.returncode == 0, signed_up.stdout + signed_up.stderr
         assert "POST /v1/webhooks/auth -> 200" in signed_up.stdout, signed_up.stdout

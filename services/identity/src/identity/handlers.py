@@ -1,9 +1,8 @@
 """identity's consumers: keep claims current from workspace and billing events.
 
-A new org's plan is known as soon as workspace announces the org (`org.created` names the plan it
-starts on, which billing confirms): identity projects it at once as a provisional version 0, so a
-signup's claims are complete one hop after workspace, not three. Billing's `subscription.changed`
-(version 1 and up) always wins over it, whichever arrives first (docs/performance.md)."""
+The plan in the claims is billing's word only (`subscription.changed`), never the plan an
+`org.created` asks for: complete claims mean billing knows the org, so a client holding a token
+can call billing's quota and entitlements at once (docs/performance.md, issue 17)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.service.claims import (
-    PROVISIONAL_PLAN_VERSION,
     MembershipFact,
     OrgPlanFact,
     add_memberships,
@@ -28,20 +26,10 @@ from shared.events.schemas.workspace import (
     MembershipRemoved,
     MembershipRoleChanged,
     OrgConverted,
-    OrgCreated,
 )
 from shared.events.topics import BILLING_SUBSCRIPTIONS, WORKSPACE_ORGS
-from shared.messaging.consumer import Batched, batched_together
+from shared.messaging.consumer import Batched
 from shared.runtime import Subscription
-
-
-async def on_orgs_created(session: AsyncSession, events: Sequence[Envelope]) -> None:
-    """The plan each new org starts on, until billing's own word on it arrives."""
-    facts = []
-    for event in events:
-        data = event.payload(OrgCreated)
-        facts.append(OrgPlanFact(data.org_id, data.initial_plan, PROVISIONAL_PLAN_VERSION))
-    await set_org_plans(session, plans=facts)
 
 
 async def on_memberships_added(session: AsyncSession, events: Sequence[Envelope]) -> None:
@@ -79,10 +67,7 @@ SUBSCRIPTIONS = (
     Subscription(
         topic=WORKSPACE_ORGS,
         handlers={
-            # A signup brings one of each, alternating on the topic: applied together per run.
-            **batched_together(
-                {OrgCreated.event_type: on_orgs_created, MembershipAdded.event_type: on_memberships_added}
-            ),
+            MembershipAdded.event_type: Batched(on_memberships_added),
             MembershipRoleChanged.event_type: on_membership_role_changed,
             MembershipRemoved.event_type: on_membership_removed,
             OrgConverted.event_type: on_org_converted,

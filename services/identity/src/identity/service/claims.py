@@ -47,9 +47,6 @@ _UPSERT_NEWER_PLANS = text(
     bindparam("plans", type_=ARRAY(Text())),
     bindparam("versions", type_=ARRAY(BigInteger())),
 )
-# The version of the plan `org.created` names: billing's versions start at 1, so its first
-# `subscription.changed` replaces it, and a late `org.created` never overwrites billing's word.
-PROVISIONAL_PLAN_VERSION = 0
 
 
 @dataclass(frozen=True)
