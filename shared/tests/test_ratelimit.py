@@ -137,7 +137,7 @@ def test_the_server_does_not_rewrite_the_client_from_forwarded_for(monkeypatch: 
             pass
 
     monkeypatch.setattr(uvicorn, "Server", Server)
-    monkeypatch.setattr(entrypoint, "listening_sockets", lambda host, port: [])
+    monkeypatch.setattr(entrypoint, "listening_sockets", lambda host, port, role="all": [])
     entrypoint.serve("any:factory", ServiceSettings())
     [config] = started
     assert config.proxy_headers is False

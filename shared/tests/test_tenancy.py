@@ -6,19 +6,22 @@ import uuid
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.tenancy import InvalidTenant, set_tenant, set_tenants, tenant_text
+from shared.db.session import Database
+from shared.db.tenancy import TENANT_SETTING, InvalidTenant, set_tenant, set_tenants, tenant_text
 
 
 class RecordingSession:
-    """Stands in for a session: records what would be sent to the database."""
+    """Stands in for a session: fails the test if anything would be sent to the database."""
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Any] = []
 
-    async def execute(self, statement: object, params: dict[str, Any]) -> None:
-        self.sent.append(params)
+    async def connection(self) -> Any:
+        self.sent.append("connection")
+        raise AssertionError("nothing may reach the database")
 
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -50,14 +53,15 @@ async def test_set_tenant_refuses_text_that_is_not_an_org_id(org_id: str) -> Non
     assert session.sent == []  # nothing reached the database
 
 
-async def test_set_tenants_names_exactly_the_orgs_given() -> None:
-    session = RecordingSession()
-
-    await set_tenant(cast(AsyncSession, session), uuid.UUID(A))
-    await set_tenants(cast(AsyncSession, session), [A, uuid.UUID(B)])
-    await set_tenants(cast(AsyncSession, session), [])
-
-    assert [params["orgs"] for params in session.sent] == [A, f"{A},{B}", ""]
+async def test_set_tenants_names_exactly_the_orgs_given(scratch_db: Database) -> None:
+    named = []
+    async with scratch_db.unit_of_work() as session:
+        given: list[list[uuid.UUID | str]] = [[uuid.UUID(A)], [A, uuid.UUID(B)], []]
+        for orgs in given:
+            await set_tenants(session, orgs)
+            setting = await session.execute(text(f"SELECT current_setting('{TENANT_SETTING}', true)"))
+            named.append(setting.scalar())
+    assert named == [A, f"{A},{B}", ""]
 
 
 def test_tenant_text_is_the_canonical_text_of_a_uuid() -> None:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.driver import driver_connection
 from shared.db.session import OUTBOX_WRITTEN
-from shared.db.tables import OutboxMessage
 from shared.events.envelope import CONTENT_TYPE, Envelope, EventData, new_envelope
 from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
 
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-# Built once: a Core insert run with rows of parameters, no ORM object, no per-event statement.
-_INSERT = insert(_OUTBOX)
+# Every event of a unit of work in one statement, in order (`position` follows the array order),
+# on the session's asyncpg connection (shared.db.driver): no per-event statement, no ORM object.
+_INSERT = (
+    "INSERT INTO outbox (event_id, event_type, topic, key, value, headers) "
+    "SELECT event_id, event_type, topic, key, value, headers "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[]) "
+    "WITH ORDINALITY AS new(event_id, event_type, topic, key, value, headers, n) ORDER BY n"
+)
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,27 @@ async def record_events(session: AsyncSession, *, source: str, events: Sequence[
     if not events:
         return []
     active = current_traceparent()
-    envelopes, rows = [], []
-    for event in events:
-        envelope = new_envelope(
+    envelopes = [
+        new_envelope(
             source=source, subject=event.subject, data=event.data, traceparent=event.traceparent or active
         )
-        envelopes.append(envelope)
-        rows.append(_row(envelope))
+        for event in events
+    ]
     session.info[OUTBOX_WRITTEN] = True  # the commit wakes this process's relay
-    await session.execute(_INSERT, rows)
+    connection = await driver_connection(session)
+    await connection.execute(
+        _INSERT,
+        [envelope.id for envelope in envelopes],
+        [envelope.type for envelope in envelopes],
+        [topic_for(envelope.type) for envelope in envelopes],
+        [envelope.subject for envelope in envelopes],
+        [envelope.to_bytes() for envelope in envelopes],
+        [json.dumps(_headers(envelope)) for envelope in envelopes],
+    )
     return envelopes
 
 
-def _row(envelope: Envelope) -> dict[str, Any]:
+def _headers(envelope: Envelope) -> dict[str, str]:
     headers = {
         "content-type": CONTENT_TYPE,
         "ce_id": str(envelope.id),
@@ -62,11 +74,4 @@ def _row(envelope: Envelope) -> dict[str, Any]:
     }
     if envelope.traceparent:
         headers["traceparent"] = envelope.traceparent
-    return {
-        "event_id": envelope.id,
-        "event_type": envelope.type,
-        "topic": topic_for(envelope.type),
-        "key": envelope.subject,
-        "value": envelope.to_bytes(),
-        "headers": headers,
-    }
+    return headers
