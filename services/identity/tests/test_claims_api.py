@@ -6,7 +6,15 @@ import httpx
 
 from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
-from devstack.testing import new_user_id
+from devstack.testing import (
+    delete_user,
+    new_user_id,
+    post_auth_webhook,
+    read_claims,
+    request_token,
+    sign_up,
+    signup_delivery,
+)
 
 
 async def test_claims_need_the_service_key(services: Fleet) -> None:
@@ -34,3 +42,29 @@ async def test_unknown_routes_answer_with_the_error_model(services: Fleet) -> No
         response = await client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+async def test_the_one_call_read_answers_what_a_token_carries_and_404_once_deleted(services: Fleet) -> None:
+    """The endpoint reads through `claims_of` (one call); token minting through the session path.
+    Both must tell the same claims, and a deleted user has none."""
+    user_id, claims = await sign_up(services)
+    minted = await request_token(services, user_id)
+    assert minted.status_code == 200, minted.text
+    assert {key: value for key, value in claims.items() if key != "status"} == minted.json()["claims"]
+
+    fresh = new_user_id()  # signed up, no membership yet: every org field null
+    body, headers = signup_delivery(user_id=fresh)
+    with services["workspace"].down():
+        assert (await post_auth_webhook(services, body, headers)).status_code == 200
+        assert await read_claims(services, fresh) == {
+            "status": 200,
+            "user_id": fresh,
+            "org_id": None,
+            "org_role": None,
+            "is_personal_org": None,
+            "plan": None,
+        }
+
+    await delete_user(services, user_id)
+    gone = await read_claims(services, user_id)
+    assert (gone["status"], gone["error"]["code"]) == (404, "user_not_found")

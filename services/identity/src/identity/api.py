@@ -6,7 +6,16 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from identity.deps import DbSession, Deliveries, OperatorKey, Policy, ServiceKey, Settings, TokenMintKey
+from identity.deps import (
+    DbSession,
+    Deliveries,
+    OperatorKey,
+    PlainPool,
+    Policy,
+    ServiceKey,
+    Settings,
+    TokenMintKey,
+)
 from identity.errors import InvalidSignature, MalformedWebhook, NotAMember, NotProvisioned, UserNotFound
 from identity.schemas import (
     ClaimsRead,
@@ -17,7 +26,7 @@ from identity.schemas import (
     TokenRequest,
     WebhookReceipt,
 )
-from identity.service.claims import get_claims
+from identity.service.claims import read_claims_in_one_call
 from identity.service.deliveries import parse_delivery
 from identity.service.signing_keys import published_keys, rotate_signing_key
 from identity.service.tokens import issue_token
@@ -70,9 +79,9 @@ async def receive_auth_webhook(
     responses=error_responses(InvalidServiceKey, UserNotFound),
     tags=["claims"],
 )
-async def read_claims(user_id: str, session: DbSession) -> ClaimsRead:
+async def read_claims(user_id: str, pool: PlainPool) -> ClaimsRead:
     """The claims a token for this user would carry (trusted backends only: X-Service-Key)."""
-    return await get_claims(session, user_id=user_id)
+    return await read_claims_in_one_call(pool, user_id=user_id)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from identity.service.deliveries import Delivery, process_deliveries
 from identity.service.tokens import TokenPolicy
 from identity.settings import IdentitySettings
 from shared.db.group_commit import GroupCommit
-from shared.http.deps import DbSession, OperatorKey, ServiceKey, TokenMintKey
+from shared.http.deps import DbSession, OperatorKey, PlainPool, ServiceKey, TokenMintKey
 
 
 async def _settings(request: Request) -> IdentitySettings:
@@ -39,4 +39,13 @@ async def _token_policy(settings: Settings) -> TokenPolicy:
 
 Policy = Annotated[TokenPolicy, Depends(_token_policy)]
 
-__all__ = ["DbSession", "Deliveries", "OperatorKey", "Policy", "ServiceKey", "Settings", "TokenMintKey"]
+__all__ = [
+    "DbSession",
+    "Deliveries",
+    "OperatorKey",
+    "PlainPool",
+    "Policy",
+    "ServiceKey",
+    "Settings",
+    "TokenMintKey",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Text, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -188,6 +189,24 @@ async def _set_active_org(session: AsyncSession, *, user_id: str, org_id: str) -
             set_={"active_org_id": upsert.excluded.active_org_id, "updated_at": func.now()},
             where=col(UserClaims.active_org_id) != upsert.excluded.active_org_id,
         )
+    )
+
+
+_CLAIMS_OF = "SELECT * FROM claims_of($1)"  # revision 0008
+
+
+async def read_claims_in_one_call(pool: Any, *, user_id: str) -> ClaimsRead:
+    """What `get_claims` answers, in one call of `claims_of` on the plain pool (the endpoint's
+    hot path: its own transaction, one round trip, no session)."""
+    row = await pool.fetchrow(_CLAIMS_OF, user_id)
+    if row is None:
+        raise UserNotFound(f"no user {user_id}")
+    return ClaimsRead(
+        user_id=user_id,
+        org_id=row["org_id"],
+        org_role=row["org_role"],
+        is_personal_org=row["is_personal_org"],
+        plan=row["plan"],
     )
 
 
