@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -31,3 +32,14 @@ def test_a_statement_the_database_rejects_is_not_an_outage() -> None:
     assert not is_infrastructure_error(IntegrityError("INSERT", {}, _DriverError("23505")))
     assert not is_infrastructure_error(DBAPIError("SELECT", {}, _DriverError("42P01")))
     assert not is_infrastructure_error(ValueError("bad data"))
+
+
+def test_the_plain_pools_own_errors_for_a_lost_or_refusing_server_are_unavailable() -> None:
+    """asyncpg's errors reach the hot paths that bypass SQLAlchemy (quota consume, claims read)."""
+    assert is_infrastructure_error(asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"))
+    assert is_infrastructure_error(asyncpg.InterfaceError("connection is closed"))
+    assert is_infrastructure_error(
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+    )
+    assert is_infrastructure_error(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert not is_infrastructure_error(asyncpg.exceptions.UniqueViolationError("duplicate key"))

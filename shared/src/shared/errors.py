@@ -83,6 +83,13 @@ def is_infrastructure_error(error: BaseException | None) -> bool:
         sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
         if error.connection_invalidated or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
             return True
+    # The plain asyncpg pool's hot paths (a quota consume, a claims read) see asyncpg's own errors:
+    # a closed or lost connection, or the server refusing connections for now.
+    if isinstance(error, asyncpg.InterfaceError):
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = str(getattr(error, "sqlstate", None) or "")
+        return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
     return isinstance(error, (OperationalError, InterfaceError))
 
 
@@ -203,5 +210,5 @@ def install_error_handlers(app: FastAPI) -> None:
     # The same answers, given inside the app for the errors a request's values can cause: what
     # reaches the `Exception` handler is re-raised by Starlette once answered, and uvicorn then
     # drops the connection (a client on keep-alive saw a reset instead of its 422).
-    for kind in (DBAPIError, asyncpg.PostgresError, UnicodeEncodeError):
+    for kind in (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, UnicodeEncodeError):
         app.add_exception_handler(kind, _unexpected)

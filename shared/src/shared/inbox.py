@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.driver import driver_connection
+from shared.db.driver import driver_sql
 
 # One statement for a whole batch: duplicates (already in the inbox, or twice in the batch)
-# are simply not returned. Sent on the session's asyncpg connection (shared.db.driver).
+# are simply not returned. Sent as driver SQL (shared.db.driver).
 _CLAIM = (
     "INSERT INTO inbox (consumer, event_id, event_type) "
     "SELECT $1, claimed.event_id, claimed.event_type "
@@ -25,8 +25,8 @@ async def claim_events(
     """Record `(event_id, event_type)` pairs for this consumer; returns the ids seen for the first time."""
     if not events:
         return set()
-    connection = await driver_connection(session)
-    rows = await connection.fetch(
+    rows = await driver_sql(
+        session,
         _CLAIM,
         consumer,
         [event_id for event_id, _ in events],

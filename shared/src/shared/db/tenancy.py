@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from alembic import op
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.driver import driver_connection
+from shared.db.driver import driver_sql
 
 TENANT_SETTING = "app.org_id"
 
@@ -34,7 +34,7 @@ def app_role(service: str) -> str:
     return f"{service.replace('-', '_')}_app"
 
 
-_SET_TENANTS = "SELECT set_config($1, $2, true)"  # on the session's asyncpg connection
+_SET_TENANTS = "SELECT set_config($1, $2, true)"  # driver SQL (shared.db.driver)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -61,8 +61,7 @@ async def set_tenants(session: AsyncSession, org_ids: Iterable[uuid.UUID | str])
     """Scope the rest of this transaction to these orgs: a batch that writes for many at once.
     Each must be a UUID (`tenant_text`); one that is not refuses the whole call."""
     orgs = ",".join(tenant_text(org_id) for org_id in org_ids)
-    connection = await driver_connection(session)
-    await connection.execute(_SET_TENANTS, TENANT_SETTING, orgs)
+    await driver_sql(session, _SET_TENANTS, TENANT_SETTING, orgs)
 
 
 # --- migration helpers ----------------------------------------------------------------------

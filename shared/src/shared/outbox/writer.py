@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.driver import driver_connection
+from shared.db.driver import driver_sql
 from shared.db.session import OUTBOX_WRITTEN
 from shared.events.envelope import CONTENT_TYPE, Envelope, EventData, new_envelope
 from shared.events.topics import topic_for
 from shared.telemetry import current_traceparent
 
 # Every event of a unit of work in one statement, in order (`position` follows the array order),
-# on the session's asyncpg connection (shared.db.driver): no per-event statement, no ORM object.
+# sent as driver SQL (shared.db.driver): no per-event statement, no ORM object.
 _INSERT = (
     "INSERT INTO outbox (event_id, event_type, topic, key, value, headers) "
     "SELECT event_id, event_type, topic, key, value, headers "
@@ -52,8 +52,8 @@ async def record_events(session: AsyncSession, *, source: str, events: Sequence[
         for event in events
     ]
     session.info[OUTBOX_WRITTEN] = True  # the commit wakes this process's relay
-    connection = await driver_connection(session)
-    await connection.execute(
+    await driver_sql(
+        session,
         _INSERT,
         [envelope.id for envelope in envelopes],
         [envelope.type for envelope in envelopes],
