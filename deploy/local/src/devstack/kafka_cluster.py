@@ -49,6 +49,11 @@ def node_ports(port: int, controller_port: int, node_id: int) -> tuple[int, int]
     return port + shift, controller_port + shift
 
 
+def bootstrap_of(port: int, brokers: int) -> str:
+    """The bootstrap list of a cluster whose node 1 listens on `port` (before it is started)."""
+    return ",".join(f"127.0.0.1:{port + PORT_STRIDE * (node_id - 1)}" for node_id in range(1, brokers + 1))
+
+
 @dataclass
 class KafkaCluster:
     """`brokers` KRaft nodes: node 1 on `port` / `controller_port`, data under `data_root`."""
