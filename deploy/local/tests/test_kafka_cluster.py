@@ -145,7 +145,8 @@ async def test_every_topic_has_three_replicas_and_needs_two_in_sync(cluster: Kaf
 async def test_a_killed_leader_loses_no_record_and_refuses_no_write(cluster: KafkaCluster) -> None:
     connection = cluster.admin_connection()
     partition = TopicPartition(IDENTITY_USERS, 0)
-    [led] = [p for p in (await _partitions(connection, [IDENTITY_USERS]))[IDENTITY_USERS] if p["partition"] == 0]
+    described = (await _partitions(connection, [IDENTITY_USERS]))[IDENTITY_USERS]
+    [led] = [p for p in described if p["partition"] == 0]
     leader = cluster.node(led["leader"])
     sent: list[bytes] = []
     producer = idempotent_producer(connection, client_id="kafka-cluster-test")  # acks=all

@@ -77,7 +77,7 @@ DEFAULTS = {
 # How the runner itself behaves (see supervisor.py and services.py).
 RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
-    BROKERS_VARIABLE: "1  (Kafka nodes; 3: a replicated cluster on 9092, 9094, 9096, see docs/kafka-cluster.md)",
+    BROKERS_VARIABLE: "1  (Kafka nodes; 3: a replicated cluster on 9092, 9094, 9096; docs/kafka-cluster.md)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
     "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",

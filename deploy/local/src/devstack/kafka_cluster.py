@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -39,7 +40,7 @@ def broker_count(environ: Mapping[str, str] = os.environ) -> int:
     """`DEVSTACK_KAFKA_BROKERS` (1 when unset); anything but 1..MAX_BROKERS is refused."""
     value = environ.get(BROKERS_VARIABLE) or "1"
     if not value.isdigit() or not 1 <= int(value) <= MAX_BROKERS:
-        raise ValueError(f"{BROKERS_VARIABLE}={value!r}: expected a number of brokers from 1 to {MAX_BROKERS}")
+        raise ValueError(f"{BROKERS_VARIABLE}={value!r}: expected a number of brokers, 1 to {MAX_BROKERS}")
     return int(value)
 
 
@@ -145,7 +146,7 @@ async def wait_for_brokers(connection: KafkaConnection, brokers: int, *, timeout
     """Until the quorum has a leader and all `brokers` are registered (topics with three
     replicas cannot be created while a broker is still missing)."""
     deadline = time.monotonic() + timeout
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(**connection.client_kwargs(), request_timeout_ms=3000)
         try:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from devstack.child import Child
 from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, create_topics
-from devstack.kafka_cluster import KafkaCluster
 from devstack.kafka_acls import apply_kafka_security
+from devstack.kafka_cluster import KafkaCluster
 from devstack.pg_logins import provision_logins
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, ServiceSpec, database_name
