@@ -30,7 +30,7 @@ async def test_a_signup_accepted_while_kafka_is_down_completes_after_it_restarts
 ) -> None:
     assert platform.kafka is not None, "this test restarts the broker the test session started"
     user_id = new_user_id()
-    kafka = platform.kafka
+    kafka = platform.kafka.node(1)  # the test platform's one broker
     await asyncio.to_thread(kafka.stop)
     try:
         body, headers = signup_delivery(user_id=user_id)

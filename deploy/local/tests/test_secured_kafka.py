@@ -421,8 +421,9 @@ def test_a_platform_with_kafka_security_creates_the_users_and_acls_as_it_starts(
         # A restart (the supervisor's, after a crash) keeps the users and ACLs: they live in the
         # cluster's metadata, and the admin credential in the storage formatted once.
         assert secured.kafka is not None
-        secured.kafka.child.kill()
-        secured.kafka.launch(secured.log)
+        broker = secured.kafka.node(1)  # its one broker
+        broker.child.kill()
+        broker.launch(secured.log)
         asyncio.run(
             eventually(
                 lambda: _produces(secured.kafka_connection("billing"), BILLING_SUBSCRIPTIONS),

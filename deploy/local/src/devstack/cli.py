@@ -17,6 +17,7 @@ from types import FrameType
 import httpx
 
 from billing.settings import DEV_STRIPE_API_KEY
+from devstack.kafka_cluster import BROKERS_VARIABLE, broker_count
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.profiles import (
@@ -76,6 +77,7 @@ DEFAULTS = {
 # How the runner itself behaves (see supervisor.py and services.py).
 RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
+    BROKERS_VARIABLE: "1  (Kafka nodes; 3: a replicated cluster on 9092, 9094, 9096; docs/kafka-cluster.md)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
     "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
@@ -125,6 +127,7 @@ def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
         root=root,
         ports=Ports().shifted(offset),
         log=log,
+        kafka_brokers=broker_count(),
         replicas=replica_counts(),
         workers=worker_services(),
         background_nice=background_niceness(),
@@ -148,6 +151,11 @@ def run() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
+    try:
+        broker_count()
+    except ValueError as refused:
+        _say(f"refused: {refused}")
+        return 2
     production: ProductionPlatform | None = None
     if profile_of() == "production":
         _say("profile: production (Kafka SASL_SSL + ACLs, PostgreSQL password logins, fresh secrets)")

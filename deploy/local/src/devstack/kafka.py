@@ -1,5 +1,9 @@
 """A real Apache Kafka broker: one combined broker+controller KRaft node, jars from Maven Central.
 
+Alone by default (its own single-voter quorum). As node `node_id` of a cluster (devstack.
+kafka_cluster) it is given the static `controller.quorum.voters`, the cluster's id and the
+cluster's `Replication`.
+
 Plaintext by default (development, the test platform). With `KafkaSecurity` the broker is the
 production posture of issue 16: clients on SASL_SSL with SCRAM-SHA-512 only, the controller on
 mutual TLS (only the broker's own certificate gets in), StandardAuthorizer with no access where no
@@ -42,6 +46,40 @@ TOPICS = (
 PARTITIONS = 3
 ADMIN_PRINCIPAL = "admin"
 SASL_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many copies of each partition a cluster keeps, and how many must have a write.
+
+    With three or more brokers: three copies, two of them in sync before an `acks=all` write
+    is acknowledged, so one broker may die without losing or refusing a write. Fewer brokers
+    keep what they can (a lone broker: one copy, as development always had).
+    """
+
+    factor: int
+    min_insync: int
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        if brokers < 1:
+            raise ValueError(f"a Kafka cluster needs at least one broker, not {brokers}")
+        return cls(factor=min(3, brokers), min_insync=2 if brokers >= 3 else 1)
+
+    def properties(self) -> list[str]:
+        """The broker settings: every topic, the offsets topic and the transaction state log."""
+        return [
+            f"default.replication.factor={self.factor}",
+            f"min.insync.replicas={self.min_insync}",
+            f"offsets.topic.replication.factor={self.factor}",
+            f"transaction.state.log.replication.factor={self.factor}",
+            f"transaction.state.log.min.isr={self.min_insync}",
+            f"share.coordinator.state.topic.replication.factor={self.factor}",
+            f"share.coordinator.state.topic.min.isr={self.min_insync}",
+        ]
+
+
+SINGLE_BROKER = Replication.for_brokers(1)
 
 
 @dataclass(frozen=True)
@@ -92,19 +130,30 @@ def ensure_jars(log: Logger) -> Path:
 
 @dataclass
 class KafkaServer:
-    """One KRaft node on 127.0.0.1:`port` (controller on `controller_port`), data in `data_dir`."""
+    """One KRaft node on 127.0.0.1:`port` (controller on `controller_port`), data in `data_dir`.
+
+    `voters` None: a standalone node (its own quorum, a fresh cluster id when formatted). Set:
+    node `node_id` of a static quorum (`1@127.0.0.1:9093,2@…`), formatted with `cluster_id`.
+    """
 
     port: int
     controller_port: int
     data_dir: Path
     heap: str = "512m"
     security: KafkaSecurity | None = None
+    name: str = "kafka"
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    replication: Replication = SINGLE_BROKER
     child: Child = field(init=False)
     _command: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
+        if self.voters is not None and self.cluster_id is None:
+            raise ValueError("a node of a static quorum needs the cluster's id")
         self.child = Child(
-            name="kafka",
+            name=self.name,
             log_file=self.log_file,
             spawn=self._spawn,
             is_ready=self._answers,
@@ -186,16 +235,13 @@ class KafkaServer:
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    self._quorum_line(),
                     *self._listener_lines(),
                     f"log.dirs={self.data_dir / 'log'}",
                     f"num.partitions={PARTITIONS}",
-                    "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=6",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
+                    *self.replication.properties(),
                     "group.initial.rebalance.delay.ms=0",
                     # After a kill -9 the restarted broker cannot register until the controller
                     # has expired the dead one's session: 4 s instead of 9 s (heartbeats 1 s).
@@ -208,6 +254,11 @@ class KafkaServer:
         )
         return config
 
+    def _quorum_line(self) -> str:
+        if self.voters is None:
+            return f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        return f"controller.quorum.voters={self.voters}"
+
     def start(self, log: Logger) -> None:
         """Start the broker and create the topics (blocking; call it outside an event loop)."""
         self.launch(log)
@@ -216,15 +267,23 @@ class KafkaServer:
     def launch(self, log: Logger) -> None:
         """Start the broker and wait until it listens. Call it from the main thread: a child
         started from a worker thread is killed when that thread ends (PR_SET_PDEATHSIG)."""
+        self.spawn(log)
+        self.wait_listening()
+
+    def spawn(self, log: Logger) -> None:
+        """Start the node without waiting: a node of a quorum listens for clients only once a
+        majority of the voters runs, so a cluster spawns them all before it waits for any."""
         for port in (self.port, self.controller_port):
             ensure_port_free(port, what="Kafka", hint="stop what holds it, or set KAFKA_BOOTSTRAP_SERVERS")
         self._prepare(log)
-        process = self.child.start()
+        self.child.start()
+
+    def wait_listening(self, timeout: float = 90) -> None:
         wait_until(
             lambda: port_open(self.port),
-            timeout=90,
-            what="Kafka broker",
-            process=process,
+            timeout=timeout,
+            what=f"Kafka broker {self.name}",
+            process=self.child.process,
             log_file=self.log_file,
         )
 
@@ -247,7 +306,7 @@ class KafkaServer:
             f"{libs}/*",
         ]
         if not (self.data_dir / "log" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = self.cluster_id or new_cluster_id()
             log(f"formatting KRaft storage in {self.data_dir / 'log'} (cluster {cluster_id})")
             # Secured: the admin's SCRAM credential is written with the metadata, so the broker's
             # own SASL login (inter-broker) and the first admin call work before any user exists.
@@ -264,7 +323,8 @@ class KafkaServer:
                     *java,
                     "kafka.tools.StorageTool",
                     "format",
-                    "--standalone",
+                    # Standalone: this node is its quorum. A static quorum's voters are in config.
+                    *(["--standalone"] if self.voters is None else []),
                     f"--cluster-id={cluster_id}",  # an id may start with "-"
                     "-c",
                     str(config),
@@ -283,14 +343,23 @@ class KafkaServer:
         self.child.stop()
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 async def create_topics(
     kafka: KafkaTarget,
     names: tuple[str, ...] = TOPICS,
     *,
     partitions: int = PARTITIONS,
+    replication_factor: int = 1,
     timeout: float = 60,
 ) -> None:
     """Create `names` and their `.dlq` topics and wait until every partition has a leader.
+
+    `replication_factor`: the cluster's (devstack.kafka_cluster); their min.insync.replicas is the
+    brokers' default, which the cluster sets to match.
 
     Retries while the broker warms up. Waiting for the leaders matters: a consumer that subscribes
     to a topic the broker created but has not yet put in its metadata fails with
@@ -307,7 +376,10 @@ async def create_topics(
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
+                        [
+                            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+                            for name in missing
+                        ]
                     )
             if await _all_led(admin, wanted):
                 return

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.child import Child
-from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, KafkaServer, create_topics
+from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, create_topics
 from devstack.kafka_acls import apply_kafka_security
+from devstack.kafka_cluster import KafkaCluster
 from devstack.pg_logins import provision_logins
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, ServiceSpec, database_name
@@ -53,7 +54,9 @@ class Platform:
     durable: bool = True
     fresh: bool = False  # throw away earlier data (tests, benchmarks)
     log: Logger = print
-    kafka: KafkaServer | None = None
+    # Kafka nodes started (DEVSTACK_KAFKA_BROKERS; devstack.kafka_cluster): one unless told.
+    kafka_brokers: int = 1
+    kafka: KafkaCluster | None = None
     postgres: PostgresServer | None = None
     smtp: SmtpSink | None = None
     # Start stripe-mock for billing (default: unless a real BILLING_STRIPE_API_KEY is set).
@@ -119,20 +122,29 @@ class Platform:
             self.kafka_bootstrap = external_kafka
             asyncio.run(create_topics(external_kafka))
         else:
-            self.kafka = KafkaServer(
+            self.kafka = KafkaCluster(
                 port=self.ports.kafka,
                 controller_port=self.ports.kafka_controller,
-                data_dir=self.root / "kafka" / "node",
+                data_root=self.root / "kafka",
+                brokers=self.kafka_brokers,
                 security=self.kafka_security,
             )
-            self.log(f"Kafka: starting KRaft node on 127.0.0.1:{self.ports.kafka}")
+            if self.kafka_brokers == 1:
+                self.log(f"Kafka: starting KRaft node on {self.kafka.bootstrap}")
+            else:
+                replication = self.kafka.replication
+                self.log(
+                    f"Kafka: starting {self.kafka_brokers} KRaft nodes on {self.kafka.bootstrap} "
+                    f"(replication factor {replication.factor}, min.insync.replicas {replication.min_insync})"
+                )
             self.kafka.start(self.log)
             if self.kafka_security is not None:
                 apply_kafka_security(self.kafka.admin_connection(), self.kafka_passwords)
                 self.log(
                     f"Kafka: SASL_SSL; users {', '.join(sorted(self.kafka_passwords))} and their ACLs set"
                 )
-            self.supervisor.watch(self.kafka.child)
+            for child in self.kafka.children:
+                self.supervisor.watch(child)
             self.kafka_bootstrap = self.kafka.bootstrap
         self.smtp = SmtpSink(
             port=self.ports.smtp, folder=self.root / "mail", log_file=self.root / "logs" / "smtp-sink.log"
@@ -194,9 +206,11 @@ class Platform:
         return self.fleet
 
     def children(self) -> dict[str, Child]:
-        """Everything the platform runs, by name (`workspace-2`, `kafka`, `postgres`, `smtp-sink`)."""
-        servers = (self.postgres, self.kafka, self.smtp, self.stripe_mock)
+        """Everything the platform runs, by name (`workspace-2`, `kafka` or `kafka-1`…, `postgres`,
+        `smtp-sink`)."""
+        servers = (self.postgres, self.smtp, self.stripe_mock)
         found = [server.child for server in servers if server is not None]
+        found += self.kafka.children if self.kafka is not None else []
         if self.fleet is not None:
             found += [replica.child for replica in self.fleet.all()]
         return {child.name: child for child in found}

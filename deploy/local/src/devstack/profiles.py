@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from devstack.kafka import KafkaSecurity
+from devstack.kafka_cluster import bootstrap_of, broker_count
 from devstack.kafka_tls import ensure_tls
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
@@ -92,9 +93,11 @@ def production_platform(
     its secrets read from `root/secrets.env` or generated there on first start. `fresh` and
     `durable` as for Platform (the test of the profile throws its data away)."""
     ports = Ports().shifted(offset)
+    brokers = broker_count()
+    # Every node listens on 127.0.0.1 (its own port): the one certificate names them all.
     tls = ensure_tls(root / "tls", hosts=LOCAL_HOSTS)
     endpoints = Endpoints(
-        kafka_bootstrap=f"127.0.0.1:{ports.kafka}",
+        kafka_bootstrap=bootstrap_of(ports.kafka, brokers),
         postgres_host_port=f"127.0.0.1:{ports.postgres}",
         ca_file=tls.ca_cert,
     )
@@ -106,6 +109,7 @@ def production_platform(
         log=log,
         fresh=fresh,
         durable=durable,
+        kafka_brokers=brokers,
         replicas=replica_counts(),
         workers=worker_services(),
         background_nice=background_niceness(),
