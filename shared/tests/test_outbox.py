@@ -49,7 +49,9 @@ async def read_keyed(platform: Platform, *, key: str, expect: int, timeout: floa
     return found
 
 
-async def write_user_created(database: Database, *, user_id: str, rollback: bool = False) -> None:
+async def write_user_created(
+    database: Database, *, user_id: str, email: str | None = None, rollback: bool = False
+) -> None:
     class Rollback(Exception):
         pass
 
@@ -59,7 +61,7 @@ async def write_user_created(database: Database, *, user_id: str, rollback: bool
                 session,
                 source="test",
                 subject=user_id,
-                data=UserCreated(user_id=user_id, email=f"{user_id}@example.com"),
+                data=UserCreated(user_id=user_id, email=email or f"{user_id}@example.com"),
             )
             if rollback:
                 raise Rollback
@@ -157,14 +159,8 @@ async def test_two_relays_publish_every_event_in_commit_order_per_key(
     for relay in relays:
         await relay.start()
     try:
-        for n in range(60):
-            async with scratch_db.unit_of_work() as session:
-                await record_event(
-                    session,
-                    source="test",
-                    subject=user_id,
-                    data=UserCreated(user_id=user_id, email=f"{n}@x.io"),
-                )
+        for n in range(60):  # each in its own transaction
+            await write_user_created(scratch_db, user_id=user_id, email=f"{n}@x.io")
         events = await read_keyed(platform, key=user_id, expect=60)
         await eventually(lambda: _unsent(scratch_db), until=lambda n: n == 0, what="all marked sent")
     finally:

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import GroupCoordinatorNotAvailableError
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from devstack.groups import committed_offsets
+from devstack.groups import coordinator_ready
 from devstack.kafka import TOPICS, Replication
 from devstack.kafka_acls import confluent_config
 from devstack.kafka_cluster import KafkaCluster, bootstrap_of, broker_count
@@ -94,20 +93,14 @@ def cluster() -> Iterator[KafkaCluster]:
         # run (three replicas): make it now, before a test kills one.
         asyncio.run(
             eventually(
-                lambda: _coordinator_ready(started.admin_connection()), until=bool, what="group coordinator"
+                lambda: coordinator_ready(started.admin_connection(), "kafka-cluster-test"),
+                until=bool,
+                what="group coordinator",
             )
         )
         yield started
     finally:
         started.stop()
-
-
-async def _coordinator_ready(connection: KafkaConnection) -> bool:
-    try:
-        await committed_offsets(connection, "kafka-cluster-test")
-        return True
-    except GroupCoordinatorNotAvailableError:
-        return False
 
 
 async def _partitions(connection: KafkaConnection, topics: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -27,12 +27,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
-    GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     TopicAuthorizationFailedError,
 )
 
-from devstack.groups import committed_offsets, describe_group
+from devstack.groups import committed_offsets, coordinator_ready, describe_group
 from devstack.kafka import KafkaSecurity, KafkaServer, create_topics, end_offsets
 from devstack.kafka_acls import (
     OPERATOR_PRINCIPAL,
@@ -104,7 +103,11 @@ def broker() -> Iterator[SecuredBroker]:
         # A fresh broker makes its offsets topic on the first group lookup: until then every
         # group call answers GroupCoordinatorNotAvailable, which is no ACL's doing.
         asyncio.run(
-            eventually(lambda: _coordinator_ready(server.admin_connection()), until=bool, what="coordinator")
+            eventually(
+                lambda: coordinator_ready(server.admin_connection(), "billing"),
+                until=bool,
+                what="coordinator",
+            )
         )
         yield secured
     finally:
@@ -123,14 +126,6 @@ async def _produces(
         return False
     finally:
         await producer.stop()
-
-
-async def _coordinator_ready(connection: KafkaConnection) -> bool:
-    try:
-        await committed_offsets(connection, "billing")
-        return True
-    except GroupCoordinatorNotAvailableError:
-        return False
 
 
 async def produce(connection: KafkaConnection, topic: str, *, key: str = "k", value: bytes = b"{}") -> None:

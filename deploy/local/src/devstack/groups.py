@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from shared.messaging.kafka_connection import KafkaTarget, as_connection
 
@@ -44,3 +45,13 @@ async def committed_offsets(kafka: KafkaTarget, group: str) -> dict[TopicPartiti
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in offsets.items()}
+
+
+async def coordinator_ready(kafka: KafkaTarget, group: str) -> bool:
+    """Whether the broker answers for `group`'s coordinator yet (a fresh broker creates the
+    offsets topic first): poll it with a deadline before a test relies on consumer groups."""
+    try:
+        await committed_offsets(kafka, group)
+    except GroupCoordinatorNotAvailableError:
+        return False
+    return True

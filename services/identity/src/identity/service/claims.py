@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from identity.errors import NotAMember, UserNotFound
-from identity.models import MembershipView, OrgPlanView, User, UserClaims
+from identity.models import MembershipView, User, UserClaims
 from identity.schemas import ClaimsRead
 from identity.service.scope import scope_to
+from shared.db.driver import driver_sql
 
 # Built once, one statement per table for a whole run of events (signups come in bursts).
 _UPSERT_MEMBERSHIPS = text(
@@ -192,52 +193,29 @@ async def _set_active_org(session: AsyncSession, *, user_id: str, org_id: str) -
     )
 
 
-_CLAIMS_OF = "SELECT * FROM claims_of($1)"  # revision 0008
+# Revision 0008: the one definition of a user's claims, for the endpoint's read and for tokens.
+_CLAIMS_OF = "SELECT * FROM claims_of($1)"
 
 
 async def read_claims_in_one_call(pool: Any, *, user_id: str) -> ClaimsRead:
-    """What `get_claims` answers, in one call of `claims_of` on the plain pool (the endpoint's
-    hot path: its own transaction, one round trip, no session)."""
-    row = await pool.fetchrow(_CLAIMS_OF, user_id)
-    if row is None:
-        raise UserNotFound(f"no user {user_id}")
-    return ClaimsRead(
-        user_id=user_id,
-        org_id=row["org_id"],
-        org_role=row["org_role"],
-        is_personal_org=row["is_personal_org"],
-        plan=row["plan"],
-    )
+    """The user's claims in one call of `claims_of` on the plain pool (the endpoint's hot path:
+    its own transaction, one round trip, no session)."""
+    return _claims_from(user_id, await pool.fetchrow(_CLAIMS_OF, user_id))
 
 
 async def get_claims(session: AsyncSession, *, user_id: str) -> ClaimsRead:
-    """The user's current claims; org fields are null until their first membership arrives."""
-    await _require_user(session, user_id=user_id)
-    await scope_to(session, users=[user_id])
-    row = (
-        await session.execute(
-            select(
-                col(MembershipView.org_id),
-                col(MembershipView.role),
-                col(MembershipView.is_personal_org),
-                col(OrgPlanView.plan),
-            )
-            .select_from(UserClaims)
-            .join(
-                MembershipView,
-                (col(MembershipView.user_id) == col(UserClaims.user_id))
-                & (col(MembershipView.org_id) == col(UserClaims.active_org_id)),
-            )
-            .outerjoin(OrgPlanView, col(OrgPlanView.org_id) == col(UserClaims.active_org_id))
-            .where(col(UserClaims.user_id) == user_id)
-        )
-    ).first()
+    """The user's current claims inside the session's transaction (a token minted with them sees
+    its own `use_org`); org fields are null until their first membership arrives. `claims_of`
+    scopes the transaction to this user, as `scope_to` would."""
+    rows = await driver_sql(session, _CLAIMS_OF, user_id)
+    return _claims_from(user_id, rows[0] if rows else None)
+
+
+def _claims_from(user_id: str, row: Sequence[Any] | None) -> ClaimsRead:
+    """A `claims_of` row (org id, role, personal, plan); no row: no such user, or deleted."""
     if row is None:
-        return ClaimsRead(user_id=user_id, org_id=None, org_role=None, is_personal_org=None, plan=None)
+        raise UserNotFound(f"no user {user_id}")
+    org_id, org_role, is_personal_org, plan = row
     return ClaimsRead(
-        user_id=user_id,
-        org_id=row.org_id,
-        org_role=row.role,
-        is_personal_org=row.is_personal_org,
-        plan=row.plan,
+        user_id=user_id, org_id=org_id, org_role=org_role, is_personal_org=is_personal_org, plan=plan
     )
