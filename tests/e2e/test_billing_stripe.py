@@ -16,9 +16,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_ENV, TEST_SERVICE_KEY
+from devstack.pytest_plugin import TEST_SERVICE_KEY
 from devstack.services import Fleet
 from devstack.stripe_mock import sign_stripe_payload
+from devstack.stripe_webhooks import WEBHOOK_SECRET, post_stripe, stripe_event, subscription_object
 from devstack.testing import (
     bearer,
     bearer_token,
@@ -34,7 +35,6 @@ from shared.events.schemas.workspace import MembershipAdded, OrgConverted, OrgCr
 from shared.events.topics import WORKSPACE_ORGS
 
 SERVICE = {"X-Service-Key": TEST_SERVICE_KEY}
-WEBHOOK_SECRET = TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"]
 PERSONAL_PLANS = ("individual_free", "individual_pro", "individual_ultra")
 TEAM_PLANS = ("free", "starter", "professional", "business", "enterprise")
 
@@ -103,45 +103,6 @@ async def team_org(
     return org_id
 
 
-def stripe_event(event_type: str, obj: dict[str, Any], *, created: int | None = None) -> dict[str, Any]:
-    return {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "type": event_type,
-        "created": created if created is not None else int(time.time()),
-        "livemode": False,
-        "api_version": "2026-10-28.endive",
-        "data": {"object": obj},
-    }
-
-
-def subscription_object(
-    *,
-    org_id: str,
-    plan: str,
-    status: str = "active",
-    subscription_id: str | None = None,
-    customer: str = "cus_test",
-    interval: str = "month",
-    period_end: datetime | None = None,
-    cancel_at_period_end: bool = False,
-) -> dict[str, Any]:
-    end = period_end or datetime.now(UTC) + timedelta(days=30)
-    return {
-        "id": subscription_id or f"sub_{uuid.uuid4().hex[:14]}",
-        "object": "subscription",
-        "customer": customer,
-        "status": status,
-        "cancel_at_period_end": cancel_at_period_end,
-        "current_period_end": int(end.timestamp()),
-        "metadata": {"org_id": org_id},
-        "items": {
-            "object": "list",
-            "data": [{"price": {"id": f"price_{plan}_{interval}", "object": "price"}}],
-        },
-    }
-
-
 def invoice_object(*, subscription_id: str, customer: str = "cus_test") -> dict[str, Any]:
     return {
         "id": f"in_{uuid.uuid4().hex[:14]}",
@@ -149,19 +110,6 @@ def invoice_object(*, subscription_id: str, customer: str = "cus_test") -> dict[
         "customer": customer,
         "subscription": subscription_id,
     }
-
-
-async def post_stripe(
-    fleet: Fleet, event: dict[str, Any], *, secret: str = WEBHOOK_SECRET, signature: str | None = None
-) -> httpx.Response:
-    body = json.dumps(event).encode()
-    header = signature if signature is not None else sign_stripe_payload(body, secret=secret)
-    async with httpx.AsyncClient(base_url=fleet["billing"].url, timeout=10) as client:
-        return await client.post(
-            "/v1/webhooks/stripe",
-            content=body,
-            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-        )
 
 
 async def checkout(

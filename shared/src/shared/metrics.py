@@ -102,6 +102,26 @@ DEAD_LETTERS = Counter(
     "Records sent to <topic>.dlq, by consumer and topic.",
     ["consumer", "topic"],
 )
+CONSUMER_REBALANCES = Counter(
+    "backbone_consumer_rebalances_total",
+    "Partition assignments this replica received (one per rebalance it was in, the first join too).",
+    ["consumer"],
+)
+OFFSET_COMMIT_FAILURES = Counter(
+    "backbone_offset_commit_failures_total",
+    "Offset commits that failed (a rebalance, a coordinator moving, the broker gone): redelivery follows.",
+    ["consumer"],
+)
+PRODUCE_RETRIES = Counter(
+    "backbone_kafka_produce_retries_total",
+    "Produce requests the Kafka client had to send again (a leader moved, a broker gone), by service.",
+    ["service"],
+)
+RELAY_FAILURES = Counter(
+    "backbone_outbox_relay_failures_total",
+    "Outbox drains that failed and were retried after a backoff (the rows stay unsent until then).",
+    ["service"],
+)
 CONSUMER_LAG = Gauge(
     "backbone_consumer_lag_records",
     "Records behind the partition's end (highwater - position), summed per topic, this replica.",

@@ -192,7 +192,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=int(setting("CHAOS_ROUNDS", "3")), help="kill rounds")
     parser.add_argument("--window", type=float, default=20.0, help="seconds in which a round's kills fall")
     parser.add_argument("--senders", type=int, default=16, help="concurrent webhook senders")
-    parser.add_argument("--rate", type=float, default=float(setting("CHAOS_RATE", "15")), help="signups/s")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="signups/s (default 15; broker mode: spread over the kills)"
+    )
     parser.add_argument("--replicas", type=int, default=int(setting("DEVSTACK_REPLICAS", "2")))
     parser.add_argument("--seed", type=int, default=None, help="replays a run's kill order and moments")
     parser.add_argument(
@@ -201,7 +203,19 @@ def main() -> None:
     parser.add_argument(
         "--no-recovery-bounds", action="store_true", help="slow recoveries are reported, not failures"
     )
+    brokers = parser.add_argument_group("broker mode (devstack.broker_chaos)")
+    brokers.add_argument(
+        "--brokers", action="store_true", help="a 3-broker cluster; kill -9 brokers instead of pieces"
+    )
+    brokers.add_argument("--kills", type=int, default=9, help="broker kills (the last is the long stop)")
+    brokers.add_argument("--interval", type=float, default=5.0, help="seconds between a recovery and a kill")
+    brokers.add_argument(
+        "--long-stop", type=float, default=50.0, help="seconds the last broker stays down (0: none)"
+    )
     args = parser.parse_args()
+    args.rate_given = args.rate is not None or "CHAOS_RATE" in os.environ
+    if args.rate is None:
+        args.rate = float(setting("CHAOS_RATE", "15"))
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     rng = random.Random(seed)
     root = local_dir() / "chaos-run"
@@ -213,12 +227,15 @@ def main() -> None:
         fresh=True,
         log=_say,
         replicas=replica_counts({**os.environ, "DEVSTACK_REPLICAS": str(args.replicas)}),
+        kafka_brokers=3 if args.brokers else 1,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the platform on SIGTERM too
     code = 1
     try:
         platform.start_infrastructure()
         fleet = platform.start_services(extra_env=TEST_ENV)
+        if args.brokers:
+            sys.exit(_broker_mode(platform, args, seed=seed, rng=rng))
         rounds = kill_plan(platform, rounds=args.rounds, rng=rng)
         servers = ", ".join(rounds[0][len(fleet.replicas) :]) if rounds else "-"
         _say(f"seed {seed}: {args.signups} signups at {args.rate:g}/s; {args.rounds} kill rounds")
@@ -245,6 +262,32 @@ def main() -> None:
     finally:
         platform.stop()
     sys.exit(code)
+
+
+def _broker_mode(platform: Platform, args: argparse.Namespace, *, seed: int, rng: random.Random) -> int:
+    """The broker mode's run and report; its exit code."""
+    from devstack.broker_chaos import run_broker_chaos  # it builds on this module
+
+    _say(
+        f"seed {seed}: {args.signups} signups at {args.rate:g}/s on 3 brokers; {args.kills} broker kills "
+        f"{args.interval:g}s apart, the last kept down {args.long_stop:g}s"
+    )
+    report = asyncio.run(
+        run_broker_chaos(
+            platform,
+            signups=args.signups,
+            kills=args.kills,
+            interval=args.interval,
+            long_stop=args.long_stop,
+            secret=TEST_AUTH_SECRET,
+            rng=rng,
+            log=_say,
+            senders=args.senders,
+            rate=args.rate if args.rate_given else None,
+        )
+    )
+    print(report.render(), flush=True)
+    return 0 if not report.failures() else 1
 
 
 if __name__ == "__main__":

@@ -87,14 +87,16 @@ async def send_burst(
     rate: float | None = None,
     flush: asyncio.Event | None = None,
     deadline_seconds: float = 60,
+    result: BurstResult | None = None,
 ) -> BurstResult:
     """Deliver everything with `senders` concurrent senders.
 
     With a `rate`, deliveries are released at that many per second (so a burst lasts long enough
     for what happens meanwhile), and all that remain at once when `flush` is set. Each delivery
-    has `deadline_seconds` from its release to be accepted.
+    has `deadline_seconds` from its release to be accepted. Pass a `result` to watch deliveries
+    being accepted while the burst goes on.
     """
-    result = BurstResult()
+    result = BurstResult() if result is None else result
     queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
 
     async def release() -> None:

@@ -38,7 +38,7 @@ from aiokafka.errors import KafkaError
 
 from shared.messaging.consumer import EventConsumer, Record
 from shared.messaging.kafka_connection import KafkaTarget, as_connection
-from shared.metrics import CONSUMER_LAG
+from shared.metrics import CONSUMER_LAG, CONSUMER_REBALANCES, OFFSET_COMMIT_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ConsumerLoop:
         """Join the group (raises if the broker cannot be reached) and start consuming."""
         self._kafka.subscribe(topics=self.topics, listener=_HandOver(self))
         await self._kafka.start()
-        self._committer = _OffsetCommitter(self._kafka, interval=self._commit_interval)
+        self._committer = _OffsetCommitter(self._kafka, interval=self._commit_interval, name=self._name)
         self._task = asyncio.create_task(self._run(), name=f"consume {','.join(self.topics)}")
 
     async def stop(self) -> None:
@@ -267,8 +267,9 @@ class _OffsetCommitter:
     hand-over or shutdown (`flush`) commits at once.
     """
 
-    def __init__(self, kafka: AIOKafkaConsumer, *, interval: float) -> None:
+    def __init__(self, kafka: AIOKafkaConsumer, *, interval: float, name: str) -> None:
         self._kafka = kafka
+        self._failures = OFFSET_COMMIT_FAILURES.labels(name)
         self._interval = interval
         self._flushing = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
@@ -309,8 +310,10 @@ class _OffsetCommitter:
                 # Lost the partitions or the broker: the new owner gets these records again,
                 # and the inbox makes them duplicates.
                 log.warning("offset commit of %s failed (%r); records will be redelivered", offsets, error)
+                self._failures.inc()
             except Exception:  # the committer must outlive anything a commit can raise
                 log.exception("offset commit of %s failed; records will be redelivered", offsets)
+                self._failures.inc()
             if not self._pending:
                 self._idle.set()
             if not self._flushing.is_set():  # a pause before the next request, unless flushing
@@ -331,4 +334,4 @@ class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._loop._close_lanes(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        return None
+        CONSUMER_REBALANCES.labels(self._loop._name).inc()

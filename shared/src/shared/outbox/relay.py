@@ -34,7 +34,8 @@ from sqlalchemy import text
 
 from shared.db.session import Database
 from shared.messaging.kafka_connection import KafkaTarget, as_connection
-from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+from shared.messaging.produce_retries import count_produce_retries
+from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, RELAY_FAILURES
 from shared.settings import as_libpq_url
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class OutboxRelay:
         self._connection: asyncpg.Connection | None = None
         self._holding_lock = False  # this relay's session holds the drain lock
         database.outbox_listeners.append(self.wake)
+        count_produce_retries(service)
+        self._failures = RELAY_FAILURES.labels(service)  # a series at 0 before the first failure
 
     def wake(self) -> None:
         """Something committed outbox rows: drain now."""
@@ -129,6 +132,7 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                self._failures.inc()
                 await self._close_connection()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -34,11 +34,12 @@ from devstack.bench.report import Figure, load_average, machine, machine_cpu_tic
 from devstack.bench.seed_design import measure_seed_design
 from devstack.bench.steady import run_steady
 from devstack.bench.versus import PEER_PORT, as_peer, ratios, running_peer
+from devstack.kafka_cluster import broker_count
 from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.postgres import database_url
 from devstack.profiles import production_platform, profile_of
-from devstack.services import Fleet, background_niceness, worker_services
+from devstack.services import Fleet, background_niceness, replica_counts, worker_services
 
 BENCH_RUN = "bench-run"
 
@@ -211,9 +212,14 @@ def main() -> None:
             log=say,
             workers=worker_services(),
             background_nice=background_niceness(),
+            # docs/scaling.md compares 1 and 3 brokers, 1 and 2 replicas per service.
+            kafka_brokers=broker_count(),
+            replicas=replica_counts(),
         )
         start_services = partial(platform.start_services, extra_env=SERVICE_ENV)
-    say(f"profile: {'production' if production else 'development'}")
+    replicas = ", ".join(f"{name} x{n}" for name, n in (platform.replicas or {}).items()) or "one each"
+    say(f"profile: {'production' if production else 'development'}; Kafka brokers: {platform.kafka_brokers}")
+    say(f"replicas: {replicas}")
     run = BenchRun()
     started, load_at_start = time.monotonic(), load_average()
     try:
