@@ -37,6 +37,7 @@ bench: install
 
 # Its own platform (ports +400, .local/chaos-run): signups while pieces are killed -9, then a
 # report and a pass/fail exit code. E.g. make chaos CHAOS_ARGS="--signups 500 --rounds 1".
+# Broker mode: make chaos CHAOS_ARGS="--brokers" (three brokers, kill -9 one at a time; docs/kafka-cluster.md).
 chaos: install
 	@$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 

@@ -269,7 +269,7 @@ def _broker_mode(platform: Platform, args: argparse.Namespace, *, seed: int, rng
     from devstack.broker_chaos import run_broker_chaos  # it builds on this module
 
     _say(
-        f"seed {seed}: {args.signups} signups at {args.rate:g}/s on 3 brokers; {args.kills} broker kills "
+        f"seed {seed}: {args.signups} signups on 3 brokers; {args.kills} broker kills "
         f"{args.interval:g}s apart, the last kept down {args.long_stop:g}s"
     )
     report = asyncio.run(

@@ -25,7 +25,7 @@ from functools import partial
 from devstack.bench.burst import run_burst
 from devstack.bench.client import ClaimsPoller, Endpoints, http_session, post_signup, presign
 from devstack.bench.config import BENCH_SECRETS, SERVICE_ENV, BenchConfig
-from devstack.bench.cpu import cpu_by_kind, cpu_per_signup_figures
+from devstack.bench.cpu import cpu_by_kind, cpu_per_request_figure, cpu_per_signup_figures
 from devstack.bench.kafka_latency import run_webhook_to_kafka
 from devstack.bench.memory import memory_figures, platform_processes
 from devstack.bench.quota import run_quota
@@ -123,9 +123,7 @@ async def load_phases(run: BenchRun, config: BenchConfig, target: Endpoints) -> 
             deadline=config.deadline,
         )
         await run.phase(f"quota consume during a burst of {config.burst:,}", during)
-    await run.phase(
-        "quota consume", _one(run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds))
-    )
+    await run.phase("quota consume", _quota_with_cpu(config, target))
 
 
 async def _burst_with_cpu(config: BenchConfig, target: Endpoints, seed_tps: float | None) -> list[Figure]:
@@ -135,6 +133,14 @@ async def _burst_with_cpu(config: BenchConfig, target: Endpoints, seed_tps: floa
         target, size=config.burst, senders=config.senders, deadline=config.deadline, seed_tps=seed_tps
     )
     return figures + cpu_per_signup_figures(before, cpu_by_kind(), config.burst)
+
+
+async def _quota_with_cpu(config: BenchConfig, target: Endpoints) -> list[Figure]:
+    """Quota consumes alone, and the platform's CPU per consume meanwhile."""
+    before = cpu_by_kind()
+    figure = await run_quota(target, rate=config.quota_rate, seconds=config.quota_seconds)
+    consumes = round(config.quota_rate * config.quota_seconds)
+    return [figure, *cpu_per_request_figure(before, cpu_by_kind(), consumes, what="quota consume (alone)")]
 
 
 async def _one(work: Awaitable[Figure]) -> list[Figure]:

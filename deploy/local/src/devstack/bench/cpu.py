@@ -57,3 +57,24 @@ def cpu_per_signup_figures(before: dict[str, float], after: dict[str, float], si
             CPU_TARGET,
         )
     ]
+
+
+def cpu_per_request_figure(
+    before: dict[str, float], after: dict[str, float], requests: int, *, what: str
+) -> list[Figure]:
+    """CPU per request of a phase that sent `requests` of one kind (docs/scaling.md), in ms,
+    its conditions naming the processes that spent it; no target."""
+    if requests <= 0:
+        return []
+    spent = {kind.removeprefix("service:"): after.get(kind, 0.0) - before.get(kind, 0.0) for kind in after}
+    per_kind = {kind: seconds * 1000 / requests for kind, seconds in spent.items() if seconds > 0}
+    shown = ", ".join(f"{kind} {ms:.2f}" for kind, ms in sorted(per_kind.items(), key=lambda kv: -kv[1]))
+    return [
+        Figure(
+            f"platform CPU per {what}",
+            sum(per_kind.values()),
+            "ms",
+            f"user+system CPU of every platform process during the phase ÷ its {requests:,} requests; "
+            f"by process (ms): {shown}",
+        )
+    ]
