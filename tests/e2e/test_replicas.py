@@ -19,6 +19,7 @@ from devstack.groups import GroupState, committed_offsets, describe_group
 from devstack.platform import Platform
 from devstack.provisioning import not_exactly_once
 from devstack.pytest_plugin import TEST_AUTH_SECRET
+from devstack.scrape import parse, scrape_text, value
 from devstack.services import Fleet, RunningService
 from devstack.status import consumed_topics
 from devstack.svix_sender import send_burst, signup_deliveries
@@ -81,6 +82,12 @@ async def share_partitions(
     raise AssertionError(f"{group}: {second.name} never got partitions in {REJOIN_ATTEMPTS} joins")
 
 
+async def rebalances_of(services: Fleet, group: str) -> float:
+    """`backbone_consumer_rebalances_total` of the group's first replica."""
+    samples = parse(await scrape_text(services.replicas[group][0].own_url))
+    return value(samples, "backbone_consumer_rebalances_total", consumer=group)
+
+
 async def test_second_replicas_share_the_work_and_provision_each_signup_once(
     services: Fleet, platform: Platform
 ) -> None:
@@ -89,6 +96,7 @@ async def test_second_replicas_share_the_work_and_provision_each_signup_once(
     for group in CONSUMED:
         first_members[group] = set((await stable_group(bootstrap, group)).owned)
     dead_letters_before = await dead_letter_count(bootstrap)
+    rebalances_before = {group: await rebalances_of(services, group) for group in CONSUMED}
     extra = {name: services.add_replica(name) for name in list(services.replicas)}
     try:
         for replica in extra.values():
@@ -98,6 +106,8 @@ async def test_second_replicas_share_the_work_and_provision_each_signup_once(
             state, second_members = await share_partitions(bootstrap, group, extra[group], members)
             owners[group] = (state, {"first": members, "second": second_members})
         offsets_before = {group: await committed_offsets(bootstrap, group) for group in CONSUMED}
+        for group in CONSUMED:  # the first replica counted the rebalance the second one caused
+            assert await rebalances_of(services, group) > rebalances_before[group], group
 
         result = await send_burst(
             services["identity"].url, signup_deliveries(SIGNUPS), secret=TEST_AUTH_SECRET
