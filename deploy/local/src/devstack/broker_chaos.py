@@ -4,8 +4,9 @@ The platform runs on three KRaft nodes (replication factor 3, min.insync.replica
 burst of signups — some of them invited into a team org — and Stripe upgrades go on, a broker is
 killed every few seconds: in turn the active controller, the leader of the busiest partitions and
 a random one. The supervisor brings it back; the next kill waits until every partition has all its
-replicas in sync again, so no kill takes away the last in-sync copy of anything. One round keeps a
-broker down for longer than the producers' delivery timeout before it is started again.
+replicas in sync again, so no kill takes away the last in-sync copy of anything. The last round
+keeps the busiest leader down for longer than the producers' delivery timeout before it is
+started again.
 
 The verdict: every accepted webhook provisioned exactly once, nothing dead-lettered, no service
 process restarted. The report shows what the kills caused: controller elections, partition leader
@@ -201,9 +202,10 @@ async def run_broker_chaos(
     try:
         for number in range(kills):
             await asyncio.sleep(interval)
-            role = ROLES[number % len(ROLES)]
-            node_id = await _target(cluster, role, rng)
             keep_down = long_stop if long_stop > 0 and number == kills - 1 else None
+            # The long stop takes the busiest leader: its partitions must move, whatever came before.
+            role = "busiest leader" if keep_down is not None else ROLES[number % len(ROLES)]
+            node_id = await _target(cluster, role, rng)
             done.append(await _kill(cluster, node_id, role, started=started, keep_down=keep_down))
             log(done[-1].line())
     finally:
