@@ -79,11 +79,12 @@ class BrokerKill:
     def line(self) -> str:
         back = "NOT BACK IN SYNC" if self.back_after is None else f"all in sync after {self.back_after:5.1f}s"
         kept = f", kept down {self.down_for:.0f}s" if self.down_for is not None else ""
-        moved = (
-            f"its {self.led} leaderships moved after {self.failover:4.1f}s"
-            if self.failover is not None
-            else f"back before its {self.led} leaderships moved"
-        )
+        if self.led == 0:
+            moved = "it led no partition"  # it had just come back: leadership returns only later
+        elif self.failover is not None:
+            moved = f"its {self.led} leaderships moved after {self.failover:4.1f}s"
+        else:
+            moved = f"back before its {self.led} leaderships moved"
         return f"{self.at:6.1f}s  kill -9 kafka-{self.node_id} ({self.role}{kept}); {moved}; {back}"
 
 
