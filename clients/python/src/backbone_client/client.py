@@ -99,7 +99,8 @@ class PlatformClient:
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._max_attempts = max_attempts
         self._wait = _RetryAfter(
-            wait_exponential_jitter(initial=initial_backoff, jitter=initial_backoff, max=max_wait), max_wait
+            wait_exponential_jitter(multiplier=initial_backoff, jitter=initial_backoff, max=max_wait),
+            max_wait,
         )
 
     async def __aenter__(self) -> Self:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -66,16 +66,19 @@ class RetryPolicy:
     max_seconds: float = 2.0
 
 
-def platform_subscription(group_id: str, **options: Any) -> dict[str, Any]:
+class SubscriptionOptions(TypedDict):
+    group_id: str
+    ack_policy: AckPolicy
+    auto_offset_reset: Literal["earliest", "latest", "none"]
+
+
+def platform_subscription(group_id: str) -> SubscriptionOptions:
     """`broker.subscriber(topic, **platform_subscription(group))`: a consumer group that commits
     after the effect and starts, the first time, at the beginning of the topic (every event the
-    platform kept). Further FastStream options pass through."""
-    return {
-        "group_id": group_id,
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "auto_offset_reset": "earliest",
-        **options,
-    }
+    platform kept). Further FastStream options go beside it in the call."""
+    return SubscriptionOptions(
+        group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest"
+    )
 
 
 def platform_broker(
@@ -177,7 +180,7 @@ class _Delivery(BaseMiddleware):
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retry.max_attempts),
             wait=wait_exponential_jitter(
-                initial=retry.initial_seconds, jitter=retry.initial_seconds, max=retry.max_seconds
+                multiplier=retry.initial_seconds, jitter=retry.initial_seconds, max=retry.max_seconds
             ),
         )
         try:
