@@ -20,7 +20,13 @@ from backbone_client.events import (
     SubscriptionChanged,
 )
 from backbone_client.kafka import KafkaSettings
-from backbone_client.subscriber import PermanentError, RetryPolicy, platform_broker, platform_subscription
+from backbone_client.subscriber import (
+    DependencyUnavailable,
+    PermanentError,
+    RetryPolicy,
+    platform_broker,
+    platform_subscription,
+)
 from backbone_client.testing import new_event, publish_event, record_value
 
 RETRY = RetryPolicy(max_attempts=4, initial_seconds=0.001, max_seconds=0.01)
@@ -75,9 +81,33 @@ async def test_a_record_written_without_headers_is_typed_from_its_value(
 async def test_a_handler_that_fails_twice_is_retried_and_applies_once(
     harness: Harness, plan_change: Any
 ) -> None:
-    harness.failures = [ConnectionError("database restarting"), ConnectionError("still")]
+    harness.failures = [ConnectionError("database restarting"), RuntimeError("deadlock detected")]
     await publish_event(harness.broker, plan_change())
     assert (harness.calls, len(harness.applied), harness.dead) == (3, 1, [])
+
+
+async def test_a_dependency_still_down_after_the_retries_rewinds_the_record_not_dead_letters_it(
+    harness: Harness, plan_change: Any
+) -> None:
+    harness.failures = [ConnectionRefusedError("database down")] * RETRY.max_attempts
+    with pytest.raises(DependencyUnavailable):
+        await publish_event(harness.broker, plan_change())
+    assert (harness.calls, harness.applied, harness.dead) == (RETRY.max_attempts, [], [])
+
+
+def test_unavailable_is_found_in_the_cause_chain() -> None:
+    class DriverError(Exception):
+        connection_invalidated = True
+
+    try:
+        try:
+            raise ConnectionResetError("peer went away")
+        except ConnectionResetError as lost:
+            raise RuntimeError("query failed") from lost
+    except RuntimeError as wrapped:
+        chained = wrapped
+    assert RETRY.means_unavailable(chained) and RETRY.means_unavailable(DriverError())
+    assert not RETRY.means_unavailable(RuntimeError("bad data")) and not RETRY.means_unavailable(None)
 
 
 async def test_a_failing_handler_is_dead_lettered_with_why_after_its_retries(

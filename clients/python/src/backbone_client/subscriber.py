@@ -16,7 +16,9 @@ What the broker and the subscription options do, for every record on a platform 
 - **retries**: a handler that raises is called again with exponential backoff and jitter, up to
   `RetryPolicy.max_attempts` times; `PermanentError`, or a payload the handler's annotation
   refuses (a pydantic ValidationError), is not retried;
-- **dead letters**: a record that keeps failing, or that is malformed, goes to `<topic>.dlq` with
+- **a dependency down**: when the retries end on an unavailable dependency (a refused connection,
+  a timeout: `RetryPolicy.unavailable`), the record is rewound and comes again instead;
+- **dead letters**: a record that keeps failing otherwise, or that is malformed, goes to `<topic>.dlq` with
   its key, value and headers and the platform's `dlq-*` headers (error, attempts, consumer,
   original topic/partition/offset), and is then committed, so one poison record does not stop
   the partition. Only if the dead letter cannot be written is the record rewound and retried;
@@ -59,11 +61,32 @@ class PermanentError(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter (the platform's defaults)."""
+    """Bounded retries with exponential backoff and jitter (the platform's defaults).
+
+    `unavailable`: errors that mean a dependency is down, not the event bad (a refused or lost
+    connection, a timeout). When the retries end on one of them, the record is NOT dead-lettered:
+    it is rewound and comes again, so the partition waits until the dependency is back, as the
+    platform's consumers do. Found anywhere in the error's cause chain; a SQLAlchemy error whose
+    connection was invalidated counts too.
+    """
 
     max_attempts: int = 5
     initial_seconds: float = 0.05
     max_seconds: float = 2.0
+    unavailable: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+
+    def means_unavailable(self, error: BaseException | None) -> bool:
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            if isinstance(error, self.unavailable) or getattr(error, "connection_invalidated", False) is True:
+                return True
+            error = error.__cause__ or error.__context__
+        return False
+
+
+class DependencyUnavailable(Exception):
+    """The retries ended on an unavailable dependency: the record is rewound, not dead-lettered."""
 
 
 class SubscriptionOptions(TypedDict):
@@ -194,5 +217,8 @@ class _Delivery(BaseMiddleware):
                         return None
         except RetryError as exhausted:
             last = exhausted.last_attempt.exception()
+            if retry.means_unavailable(last):
+                # Raised through FastStream's NACK_ON_ERROR: the consumer seeks back to this record.
+                raise DependencyUnavailable(repr(last)) from last
             await self.policy.dead_letter(record, error=repr(last), attempts=attempts)
         return None
