@@ -12,7 +12,12 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from backbone_client.events import UserDeleted
+from backbone_client.inbox import Inbox
+from backbone_client.testing import new_event
 from devstack.examples import ExampleApp
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_ENV
@@ -193,3 +198,27 @@ async def test_bad_requests_are_clear_4xx_never_500(practice_app: ExampleApp) ->
     schema = (await app_call(practice_app, "GET", "/openapi.json")).json()
     responses = schema["paths"]["/v1/practice-sessions"]["post"]["responses"]
     assert {"201", "401", "402", "409", "503"} <= set(responses)
+
+
+async def test_the_kits_inbox_claims_an_event_once_and_prunes_old_entries(practice_app: ExampleApp) -> None:
+    """The inbox on real PostgreSQL (the example's database, as its own login), a table of its own."""
+    metadata = MetaData()
+    inbox = Inbox(metadata, consumer=f"inbox-test-{uuid.uuid4().hex[:8]}", name="kit_inbox_test")
+    engine = create_async_engine(practice_app.env["PRACTICE_APP_DATABASE_URL"])
+    event = new_event(UserDeleted(user_id="user_x"), subject="user_x")
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        sessions = async_sessionmaker(engine)
+        claims = []
+        for _ in range(2):
+            async with sessions.begin() as session:
+                claims.append(await inbox.claim(session, event))
+        async with sessions.begin() as session:
+            kept = await inbox.prune(session, older_than=timedelta(days=14))
+            pruned = await inbox.prune(session, older_than=timedelta(seconds=-1))
+        async with sessions.begin() as session:
+            claims.append(await inbox.claim(session, event))  # forgotten: claimable again
+    finally:
+        await engine.dispose()
+    assert (claims, kept, pruned) == ([True, False, True], 0, 1)

@@ -4,9 +4,9 @@
         use = await platform.consume_sessions(org_id, idempotency_key=f"session-{session_id}")
 
 Retries: a 503 or 429 answer, or a failure to connect, is retried with exponential backoff up to
-`max_attempts` times; a `Retry-After` header (seconds) is honoured, capped at `max_wait` (then the
-call fails at once rather than hold the caller's request for longer). Every write the client makes
-carries an idempotency key, so a retry after a lost answer has the effect of one call.
+`max_attempts` times; a `Retry-After` header (seconds) is honoured, each wait capped at `max_wait`
+(so a caller's request is never held for minutes). Every write the client makes carries an
+idempotency key, so a retry after a lost answer has the effect of one call.
 
 Errors: 402 `QuotaExceeded` (with `upgrade_to`), 404 `NotFound`, 410 `Gone`, 503/429 after the
 retries `Unavailable`, anything else `PlatformError` (all with the body's `code` and `message`).

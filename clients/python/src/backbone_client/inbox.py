@@ -17,9 +17,10 @@ matter: the inbox only stops the very same event twice; keep the highest version
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,3 +51,12 @@ class Inbox:
             .returning(self.table.c.event_id)
         )
         return (await session.execute(statement)).first() is not None
+
+    async def prune(self, session: AsyncSession, *, older_than: timedelta) -> int:
+        """Forget this consumer's entries older than `older_than` (redeliveries come within
+        minutes; the platform keeps two weeks); returns how many. Run it now and then."""
+        statement = delete(self.table).where(
+            self.table.c.consumer == self.consumer, self.table.c.received_at < func.now() - older_than
+        )
+        result = await session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
