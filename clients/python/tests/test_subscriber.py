@@ -166,3 +166,12 @@ async def test_a_handler_annotated_for_another_type_dead_letters_what_it_cannot_
     async with TestKafkaBroker(broker) as test_broker:
         await publish_event(test_broker, new_event(membership, subject=org_id))
     assert (seen, dead) == ([], ["1"])
+
+
+def test_a_platform_subscription_never_auto_commits() -> None:
+    """Commit after the effect: the consumer FastStream builds has auto-commit off (the offset is
+    committed by the ack after the handler), and a new group starts at the earliest record."""
+    broker = platform_broker(KafkaSettings(), consumer="kit-test")
+    subscriber = broker.subscriber(BILLING_SUBSCRIPTIONS, **platform_subscription("kit-test-commit"))
+    arguments = subscriber._connection_args  # what FastStream passes to AIOKafkaConsumer
+    assert (arguments["enable_auto_commit"], arguments["auto_offset_reset"]) == (False, "earliest")
