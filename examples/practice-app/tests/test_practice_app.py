@@ -200,6 +200,15 @@ async def test_bad_requests_are_clear_4xx_never_500(practice_app: ExampleApp) ->
     assert {"201", "401", "402", "409", "503"} <= set(responses)
 
 
+async def test_the_app_describes_what_it_consumes_in_its_own_asyncapi(practice_app: ExampleApp) -> None:
+    document = (await app_call(practice_app, "GET", "/asyncapi.json")).json()
+    assert document["asyncapi"] == "3.0.0"
+    assert [channel["address"] for channel in document["channels"].values()] == [TOPIC]
+    schemas = document["components"]["schemas"]
+    assert {"SubscriptionChanged", "PlanLimits"} <= set(schemas)
+    assert "version" in schemas["SubscriptionChanged"]["required"]
+
+
 async def test_the_kits_inbox_claims_an_event_once_and_prunes_old_entries(practice_app: ExampleApp) -> None:
     """The inbox on real PostgreSQL (the example's database, as its own login), a table of its own."""
     metadata = MetaData()

@@ -3,11 +3,13 @@ consumes, its own PostgreSQL database; all started and stopped in the app's life
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from faststream.specification import AsyncAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -45,6 +47,13 @@ def create_app(settings: Settings, verifier: TokenVerifier) -> FastAPI:
     install_bearer_auth(app, verifier)
     install_errors(app)
     app.include_router(router)
+
+    specification = AsyncAPI(broker, title="practice-app", version="0.1.0", schema_version="3.0.0")
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        """What the app consumes, as FastStream describes its subscribers (AsyncAPI 3.0)."""
+        return JSONResponse(json.loads(specification.to_specification().to_json()))
 
     @app.get("/readyz", include_in_schema=False)
     async def ready() -> JSONResponse:
