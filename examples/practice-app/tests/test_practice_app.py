@@ -197,7 +197,7 @@ async def test_bad_requests_are_clear_4xx_never_500(practice_app: ExampleApp) ->
     ] * 3
     schema = (await app_call(practice_app, "GET", "/openapi.json")).json()
     responses = schema["paths"]["/v1/practice-sessions"]["post"]["responses"]
-    assert {"201", "401", "402", "409", "503"} <= set(responses)
+    assert {"201", "401", "402", "404", "409", "502", "503"} <= set(responses)
 
 
 async def test_the_app_describes_what_it_consumes_in_its_own_asyncapi(practice_app: ExampleApp) -> None:

@@ -50,8 +50,11 @@ class AppError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-def _error(status: int, code: str, description: str, **extra: Any) -> dict[int | str, dict[str, Any]]:
-    properties: dict[str, Any] = {"code": {"const": code}, "message": {"type": "string"}}
+def _error(
+    status: int, code: str | list[str], description: str, **extra: Any
+) -> dict[int | str, dict[str, Any]]:
+    named = {"const": code} if isinstance(code, str) else {"enum": code}
+    properties: dict[str, Any] = {"code": named, "message": {"type": "string"}}
     properties |= {name: schema for name, schema in extra.items()}
     schema = {
         "type": "object",
@@ -73,7 +76,14 @@ QUOTA = _error(
     used={"type": "integer"},
     upgrade_to={"type": ["string", "null"]},
 )
-BILLING_DOWN = _error(503, "billing_unavailable", "billing could not be reached; retry shortly")
+# The bearer dependency's own 503 (keys_unavailable) shares the status: one entry names both.
+UNAVAILABLE = _error(
+    503,
+    ["billing_unavailable", "keys_unavailable"],
+    "billing, or the token issuer's keys, could not be reached; retry shortly",
+)
+BILLING_UNKNOWN_ORG = _error(404, "org_not_found", "billing does not know the token's org")
+BILLING_ERROR = _error(502, "billing_error", "billing answered an error this app does not expect")
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -96,7 +106,11 @@ def _org_of(claims: BearerClaims) -> str:
     return claims.org_id
 
 
-@router.get("/me/features", response_model=Features, responses={**BEARER_RESPONSES, **NO_ORG, **UNKNOWN_ORG})
+@router.get(
+    "/me/features",
+    response_model=Features,
+    responses={**BEARER_RESPONSES, **NO_ORG, **UNKNOWN_ORG},
+)
 async def read_features(claims: BearerClaims, sessions: Sessions) -> Features:
     """The token's org's plan and feature flags, as the last `subscription.changed` said."""
     org_id = _org_of(claims)
@@ -111,7 +125,7 @@ async def read_features(claims: BearerClaims, sessions: Sessions) -> Features:
     "/practice-sessions",
     status_code=201,
     response_model=PracticeSession,
-    responses={**BEARER_RESPONSES, **NO_ORG, **QUOTA, **BILLING_DOWN},
+    responses={**BEARER_RESPONSES, **NO_ORG, **QUOTA, **BILLING_UNKNOWN_ORG, **BILLING_ERROR, **UNAVAILABLE},
 )
 async def start_practice_session(
     claims: BearerClaims, sessions: Sessions, platform: Platform
