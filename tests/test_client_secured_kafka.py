@@ -1,8 +1,9 @@
 """The client kit on a secured broker, for real: SASL_SSL (SCRAM-SHA-512, TLS from the platform's
 CA) and ACLs, as the production profile runs Kafka. The kit reads the very variables a service is
 given (`KafkaConnection.to_env`), subscribes as a principal that may read `billing.subscriptions`
-with its own group and write `billing.subscriptions.dlq` (invites': the platform has no downstream
-principal yet, docs/integrating.md "Production"), gets a typed event and dead-letters a poison one.
+with its own group and write `billing.subscriptions.dlq` (invites': this broker holds the
+platform's ACLs only; the example's own principal is tested in examples/practice-app/tests), gets a
+typed event and dead-letters a poison one.
 Its own broker on ports of its own (the test Kafka's + 30 and + 31), data in .local."""
 
 from __future__ import annotations

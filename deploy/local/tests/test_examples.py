@@ -1,16 +1,12 @@
-"""`DEVSTACK_EXAMPLES`: off unless asked, nonsense refused, and the production profile refuses the
-examples before it starts anything (they have no Kafka principal, ACLs or login there yet). The
-example itself runs in examples/practice-app/tests on the test platform."""
+"""`DEVSTACK_EXAMPLES`: off unless asked, nonsense refused; the example's Kafka principal gets only
+what it needs. The example itself runs in examples/practice-app/tests (development and production)."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-
 import pytest
 
-from devstack import cli
-from devstack.examples import wants_examples
+from devstack.examples import example_acls, wants_examples
+from devstack.kafka_acls import desired_acls
 
 
 def test_examples_are_off_unless_asked_and_nonsense_is_refused() -> None:
@@ -20,20 +16,13 @@ def test_examples_are_off_unless_asked_and_nonsense_is_refused() -> None:
         wants_examples({"DEVSTACK_EXAMPLES": "maybe"})
 
 
-@pytest.fixture
-def own_signal_handlers() -> Iterator[None]:
-    """`devstack run` installs SIGINT/SIGTERM handlers; give the test process its own back."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
-
-
-def test_the_production_profile_refuses_the_examples_before_starting_anything(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], own_signal_handlers: None
-) -> None:
-    monkeypatch.setenv("DEVSTACK_EXAMPLES", "1")
-    monkeypatch.setenv("DEVSTACK_PROFILE", "production")
-    assert cli.run() == 2
-    said = capsys.readouterr().out
-    assert "refused" in said and "development profile only" in said
+def test_the_examples_principal_may_read_its_topic_in_its_group_and_write_its_dead_letters_only() -> None:
+    granted = {(acl.principal, acl.resource_type, acl.resource_name, acl.operation) for acl in example_acls()}
+    assert granted == {
+        ("User:practice-app", "TOPIC", "billing.subscriptions", "READ"),
+        ("User:practice-app", "TOPIC", "billing.subscriptions", "DESCRIBE"),
+        ("User:practice-app", "GROUP", "practice-app", "READ"),
+        ("User:practice-app", "TOPIC", "billing.subscriptions.dlq", "WRITE"),
+        ("User:practice-app", "TOPIC", "billing.subscriptions.dlq", "DESCRIBE"),
+    }
+    assert not {acl.principal for acl in desired_acls()} & {"User:practice-app"}  # not the platform's

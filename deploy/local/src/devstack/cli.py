@@ -20,7 +20,6 @@ from billing.settings import DEV_STRIPE_API_KEY
 from devstack.examples import (
     EXAMPLES_VARIABLE,
     PRACTICE_APP_PORT,
-    PRODUCTION_REFUSAL,
     ExampleApp,
     start_practice_app,
     wants_examples,
@@ -164,8 +163,6 @@ def run() -> int:
     try:
         broker_count()
         examples = wants_examples()
-        if examples and profile_of() == "production":
-            raise ValueError(PRODUCTION_REFUSAL)
     except ValueError as refused:
         _say(f"refused: {refused}")
         return 2
@@ -188,7 +185,10 @@ def run() -> int:
         fleet = production.start() if production else start_development_platform(platform)
         if examples:
             _say("examples: starting practice-app")
-            example = start_practice_app(platform, extra_env=development_env())
+            if production:
+                example = start_practice_app(platform, production=production.secrets)
+            else:
+                example = start_practice_app(platform, extra_env=development_env())
         prometheus = start_prometheus(
             port=PROMETHEUS_PORT + offset,
             folder=platform.root / "prometheus",
