@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := -e shared -e services/identity -e services/workspace -e services/billing \
-            -e services/invites -e services/skool-ingest -e deploy/local
+            -e services/invites -e services/skool-ingest -e deploy/local \
+            -e clients/python -e examples/practice-app
 DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYAML jsonschema types-jsonschema \
              schemathesis
 
@@ -13,7 +14,8 @@ DEV_TOOLS := pytest pytest-asyncio hypothesis ruff mypy import-linter types-PyYA
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: constraints.txt shared/pyproject.toml deploy/local/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(VENV)/.installed: constraints.txt shared/pyproject.toml deploy/local/pyproject.toml $(wildcard services/*/pyproject.toml) \
+                    clients/python/pyproject.toml $(wildcard examples/*/pyproject.toml)
 	@echo "==> installing Python packages into $(VENV) (pinned by constraints.txt)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
@@ -29,7 +31,8 @@ test: install
 lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
-	@$(BIN)/mypy shared/src services/*/src deploy/local/src shared/tests services/*/tests deploy/local/tests tests
+	@$(BIN)/mypy shared/src services/*/src deploy/local/src clients/python/src examples/*/src \
+	             shared/tests services/*/tests deploy/local/tests clients/python/tests examples/*/tests tests
 	@$(BIN)/lint-imports
 
 bench: install

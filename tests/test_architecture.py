@@ -19,11 +19,25 @@ SERVICES = {
 
 
 def test_import_boundaries_hold() -> None:
-    """import-linter: no service imports another, `shared` imports no service (pyproject.toml)."""
+    """import-linter: no service imports another, `shared` imports no service, the client kit and
+    the example import nothing of the platform (pyproject.toml)."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "5 kept, 0 broken" in result.stdout
+
+
+def test_the_boundary_check_catches_the_client_kit_importing_the_platform() -> None:
+    """The kit installs on its own: a module in it importing `shared` breaks the contract."""
+    offender = REPO / "clients/python/src/backbone_client/_boundary_probe.py"
+    offender.write_text("import shared.events  # noqa: F401\n")
+    try:
+        lint_imports = Path(sys.executable).with_name("lint-imports")
+        result = subprocess.run([str(lint_imports), "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    finally:
+        offender.unlink()
+    assert result.returncode != 0
+    assert "backbone_client._boundary_probe -> shared.events" in result.stdout
 
 
 def test_the_boundary_check_catches_a_service_importing_another(tmp_path: Path) -> None:

@@ -17,6 +17,13 @@ from types import FrameType
 import httpx
 
 from billing.settings import DEV_STRIPE_API_KEY
+from devstack.examples import (
+    EXAMPLES_VARIABLE,
+    PRACTICE_APP_PORT,
+    ExampleApp,
+    start_practice_app,
+    wants_examples,
+)
 from devstack.kafka_cluster import BROKERS_VARIABLE, broker_count
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
@@ -81,6 +88,8 @@ RUNNER_DEFAULTS = {
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
     "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
+    EXAMPLES_VARIABLE: f"0  (1: also the example service examples/practice-app on {PRACTICE_APP_PORT}; "
+    "docs/integrating.md)",
     "DEVSTACK_RESTART_MAX_DEATHS": "5  (a child dying more often than this within the window stops all)",
     "DEVSTACK_RESTART_WINDOW_SECONDS": "60",
 }
@@ -153,6 +162,7 @@ def run() -> int:
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     try:
         broker_count()
+        examples = wants_examples()
     except ValueError as refused:
         _say(f"refused: {refused}")
         return 2
@@ -170,8 +180,15 @@ def run() -> int:
             )
         platform = development_platform(root=local_dir(), offset=offset, log=_say)
     prometheus: PrometheusServer | None = None
+    example: ExampleApp | None = None
     try:
         fleet = production.start() if production else start_development_platform(platform)
+        if examples:
+            _say("examples: starting practice-app")
+            if production:
+                example = start_practice_app(platform, production=production.secrets)
+            else:
+                example = start_practice_app(platform, extra_env=development_env())
         prometheus = start_prometheus(
             port=PROMETHEUS_PORT + offset,
             folder=platform.root / "prometheus",
@@ -200,6 +217,8 @@ def run() -> int:
                 pid = replica.process.pid if replica.process else "-"
                 alone = f"alone at {replica.own_url}"
                 print(f"        {replica.name:<16} pid {pid}, {alone}, log {replica.log_file}")
+        if example is not None:
+            print(f"    {example.name:<12} {example.url}  (docs {example.url}/docs, log {example.log_file})")
         print("    Press Ctrl-C to stop everything.", flush=True)
         while not stop_requested.wait(0.5):
             if platform.supervisor.failed.is_set():
@@ -210,6 +229,8 @@ def run() -> int:
         _say(f"failed: {error}")
         return 1
     finally:
+        if example is not None:
+            example.stop()
         if prometheus is not None:
             prometheus.stop()
         platform.stop()

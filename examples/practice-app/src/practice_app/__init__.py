@@ -1,0 +1,1 @@
+"""An example product service built only on backbone-client (docs/integrating.md)."""
