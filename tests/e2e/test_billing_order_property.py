@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from devstack.platform import Platform
 from devstack.services import Fleet
+from devstack.stripe_webhooks import post_stripe
 
-from .test_billing_stripe import NEWEST_STATE, _lifecycle, billing_row, personal_org, post_stripe
+from .test_billing_stripe import NEWEST_STATE, _lifecycle, billing_row, personal_org
 
 EVENTS = len(NEWEST_STATE)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,9 +20,8 @@ from backbone_client.inbox import Inbox
 from backbone_client.testing import new_event
 from devstack.examples import ExampleApp
 from devstack.platform import Platform
-from devstack.pytest_plugin import TEST_ENV
 from devstack.services import Fleet
-from devstack.stripe_mock import sign_stripe_payload
+from devstack.stripe_webhooks import post_stripe, stripe_event, subscription_object
 from devstack.testing import bearer, bearer_token, eventually, fetch, service_db, sign_up, wait_consumed
 
 CONSUMER_GROUP = "practice-app"
@@ -58,16 +57,7 @@ async def signed_up_with_features(services: Fleet, app: ExampleApp) -> tuple[str
 
 async def stripe_upgrade(services: Fleet, org_id: str, plan: str) -> None:
     """Stripe's checkout completion and the new subscription, signed, as Stripe would send them."""
-    subscription = {
-        "id": f"sub_{uuid.uuid4().hex[:14]}",
-        "object": "subscription",
-        "customer": "cus_practice",
-        "status": "active",
-        "cancel_at_period_end": False,
-        "current_period_end": int((datetime.now(UTC) + timedelta(days=30)).timestamp()),
-        "metadata": {"org_id": org_id},
-        "items": {"object": "list", "data": [{"price": {"id": f"price_{plan}_month", "object": "price"}}]},
-    }
+    subscription = subscription_object(org_id=org_id, plan=plan, customer="cus_practice")
     completed = {
         "id": f"cs_{uuid.uuid4().hex[:14]}",
         "object": "checkout.session",
@@ -80,22 +70,7 @@ async def stripe_upgrade(services: Fleet, org_id: str, plan: str) -> None:
         ("checkout.session.completed", completed),
         ("customer.subscription.created", subscription),
     ]:
-        event = {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "object": "event",
-            "type": event_type,
-            "created": int(time.time()),
-            "livemode": False,
-            "data": {"object": obj},
-        }
-        body = json.dumps(event).encode()
-        signature = sign_stripe_payload(body, secret=TEST_ENV["BILLING_STRIPE_WEBHOOK_SECRET"])
-        async with httpx.AsyncClient(base_url=services["billing"].url, timeout=10) as client:
-            response = await client.post(
-                "/v1/webhooks/stripe",
-                content=body,
-                headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
-            )
+        response = await post_stripe(services, stripe_event(event_type, obj))
         assert response.status_code == 200 and response.json()["status"] == "processed", response.text
 
 
