@@ -18,6 +18,7 @@ import httpx
 
 from billing.settings import DEV_STRIPE_API_KEY
 from devstack.kafka_cluster import BROKERS_VARIABLE, broker_count
+from devstack.partitions import PARTITIONS_VARIABLE, development_partitions, production_partitions
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.profiles import (
@@ -78,6 +79,7 @@ DEFAULTS = {
 RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
     BROKERS_VARIABLE: "1  (Kafka nodes; 3: a replicated cluster on 9092, 9094, 9096; docs/kafka-cluster.md)",
+    PARTITIONS_VARIABLE: "3  (partitions per topic; production profile, compose: 12; docs/partitions.md)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
     "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
@@ -128,6 +130,7 @@ def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
         ports=Ports().shifted(offset),
         log=log,
         kafka_brokers=broker_count(),
+        topic_partitions=development_partitions(),
         replicas=replica_counts(),
         workers=worker_services(),
         background_nice=background_niceness(),
@@ -153,6 +156,7 @@ def run() -> int:
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     try:
         broker_count()
+        production_partitions() if profile_of() == "production" else development_partitions()
     except ValueError as refused:
         _say(f"refused: {refused}")
         return 2
