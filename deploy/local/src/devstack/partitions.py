@@ -35,7 +35,7 @@ def topic_variable(topic: str) -> str:
 
 
 def _count(name: str, value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not re.fullmatch(r"[1-9][0-9]*", value):  # as deploy/kafka/partitions.sh reads it
         raise ValueError(f"{name}={value!r}: expected a number of partitions, 1 or more")
     return int(value)
 
