@@ -4,10 +4,10 @@
 (the name upper-cased, `.` and `-` as `_`: `KAFKA_TOPIC_PARTITIONS_WORKSPACE_ORGS=24`). A `.dlq`
 topic takes its own variable if set (`…_WORKSPACE_ORGS_DLQ`), else its topic's count.
 
-Defaults: 12 in the production profile and compose.yaml (room for up to 12 consumers of a group,
-docs/partitions.md); 3 in development and the test platform, where nothing runs more than three
-replicas and fewer partitions mean faster topic creation and group assignment (`make run` and
-the test suite are not made slower for capacity they never use).
+Defaults: 12 in the production profile and compose.yaml (work for up to 12 consumers of a group,
+shared evenly by 1, 2, 3, 4, 6 or 12; docs/partitions.md); 3 in development and the test
+platform, where nothing runs more than three replicas — a decision: what `make run`, the tests
+and CI start stays exactly as it was (12 measured only tens of milliseconds slower here).
 
 The count is fixed once a topic exists: `devstack.kafka.create_topics` refuses a live topic
 whose count differs from this (docs/partitions.md, "Growing a live deployment").
