@@ -5,6 +5,9 @@ item 2, docs/partitions.md): on the test session's broker, with topics of their 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -140,3 +143,22 @@ def test_a_platform_on_an_external_kafka_refuses_its_topics_with_another_count(
     assert external.smtp is None  # refused before anything else started
     every = [*TOPICS, *(f"{topic}.dlq" for topic in TOPICS)]
     assert set(asyncio.run(_counts(platform, every)).values()) == {3}
+
+
+@pytest.mark.parametrize("profile", ["development", "production"])
+def test_devstack_run_refuses_a_count_that_is_not_a_number_before_it_starts_anything(profile: str) -> None:
+    environ = {
+        **os.environ,
+        "DEVSTACK_PROFILE": profile,
+        "KAFKA_TOPIC_PARTITIONS": "twelve",
+        "DEVSTACK_PORT_OFFSET": str(10050 + int(os.environ.get("DEVSTACK_TEST_PORT_OFFSET", "0"))),
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("devstack")), "run"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused: KAFKA_TOPIC_PARTITIONS='twelve': expected a number of partitions" in done.stdout
