@@ -155,8 +155,8 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     try:
-        broker_count()
         production_partitions() if profile_of() == "production" else development_partitions()
+        broker_count()
     except ValueError as refused:
         _say(f"refused: {refused}")
         return 2
