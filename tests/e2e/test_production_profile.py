@@ -33,8 +33,11 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
+from devstack.kafka import TOPICS
+from devstack.partitions import PRODUCTION_PARTITIONS
 from devstack.paths import local_dir
 from devstack.production_secrets import (
     POSTGRES_SUPERUSER_PASSWORD,
@@ -194,6 +197,19 @@ def test_the_secrets_file_is_private_and_holds_fresh_secrets_and_every_client_se
 
 
 # --- the seed flows on the production posture --------------------------------------------------
+
+
+async def test_every_topic_has_the_production_profiles_twelve_partitions(production: Production) -> None:
+    """docs/partitions.md: 12 per topic in the production profile (3 stays in development)."""
+    every = [*TOPICS, *(f"{topic}.dlq" for topic in TOPICS)]
+    admin = AIOKafkaAdminClient(**production.started.platform.kafka_connection().client_kwargs())
+    await admin.start()
+    try:
+        described = await admin.describe_topics(every)
+    finally:
+        await admin.close()
+    counts = {topic["topic"]: len(topic["partitions"]) for topic in described}
+    assert counts == dict.fromkeys(every, PRODUCTION_PARTITIONS)
 
 
 def test_a_signup_reaches_complete_claims(production: Production) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.kafka import PARTITIONS
 from devstack.platform import Platform
 from devstack.pytest_plugin import TEST_AUTH_SECRET, TEST_ENV, TEST_OPERATOR_KEY
 from devstack.services import SERVICES, Fleet
@@ -345,7 +344,8 @@ async def test_with_billing_stopped_the_timeline_shows_where_the_signup_stops_an
     assert org_created.kind == "published"
     assert int(match.group(1)) >= 1
     org_id = next(value for value in trace.searched if value != user_id and "@" not in value)
-    assert int(match.group(2)) == partition_of(org_id, list(range(PARTITIONS)))
+    partitions = list(range(platform.topic_partitions.of("workspace.orgs")))
+    assert int(match.group(2)) == partition_of(org_id, partitions)
     assert TRACE_ID.match(missing.trace_id)
     assert _first(trace, "workspace", "consumed", "user.created") >= 0  # it got that far
     assert trace.unreachable == ["billing"] and "billing did not answer" in " ".join(trace.notes)

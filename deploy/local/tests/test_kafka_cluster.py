@@ -121,7 +121,13 @@ def _configs(connection: KafkaConnection, resource: ConfigResource) -> dict[str,
 
 async def test_every_topic_has_three_replicas_and_needs_two_in_sync(cluster: KafkaCluster) -> None:
     connection = cluster.admin_connection()
-    described = await _partitions(connection, [*ALL_TOPICS, "__consumer_offsets"])
+    # The node that answers may not have the offsets topic (made on the first group lookup) in
+    # its metadata yet: ask until every topic is described with its partitions.
+    described = await eventually(
+        lambda: _partitions(connection, [*ALL_TOPICS, "__consumer_offsets"]),
+        until=lambda found: all(found.get(topic) for topic in [*ALL_TOPICS, "__consumer_offsets"]),
+        what="every topic's partitions in the metadata",
+    )
     for topic, partitions in described.items():
         assert partitions, topic
         assert all(len(p["replicas"]) == 3 and len(p["isr"]) == 3 for p in partitions), (topic, partitions)

@@ -25,6 +25,7 @@ from devstack.examples import (
     wants_examples,
 )
 from devstack.kafka_cluster import BROKERS_VARIABLE, broker_count
+from devstack.partitions import PARTITIONS_VARIABLE, development_partitions, production_partitions
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.profiles import (
@@ -85,6 +86,7 @@ DEFAULTS = {
 RUNNER_DEFAULTS = {
     "DEVSTACK_PORT_OFFSET": "0  (shifts every port above, to run a second platform)",
     BROKERS_VARIABLE: "1  (Kafka nodes; 3: a replicated cluster on 9092, 9094, 9096; docs/kafka-cluster.md)",
+    PARTITIONS_VARIABLE: "3  (partitions per topic; production profile, compose: 12; docs/partitions.md)",
     "DEVSTACK_REPLICAS": "1  (replicas of every service, all on the service's port)",
     "DEVSTACK_WORKERS": "billing  (services run as API replicas plus a worker process; empty: none)",
     "DEVSTACK_BACKGROUND_NICE": "0  (niceness of every service process but DEVSTACK_WORKERS' API processes)",
@@ -137,6 +139,7 @@ def development_platform(*, root: Path, offset: int, log: Logger) -> Platform:
         ports=Ports().shifted(offset),
         log=log,
         kafka_brokers=broker_count(),
+        topic_partitions=development_partitions(),
         replicas=replica_counts(),
         workers=worker_services(),
         background_nice=background_niceness(),
@@ -161,6 +164,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     offset = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
     try:
+        production_partitions() if profile_of() == "production" else development_partitions()
         broker_count()
         examples = wants_examples()
     except ValueError as refused:

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -30,6 +31,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from devstack.child import Child
 from devstack.kafka_tls import BROKER_PRINCIPAL, TlsFiles
+from devstack.partitions import DEVELOPMENT, DEVELOPMENT_PARTITIONS, PartitionCountMismatch, TopicPartitions
 from devstack.paths import REPO_ROOT, local_dir
 from devstack.processes import ensure_port_free, port_open, spawn, wait_until
 from devstack.system import Logger, ensure_command
@@ -43,7 +45,9 @@ TOPICS = (
     "invites.invitations",
     "skool.subscriptions",
 )
-PARTITIONS = 3
+# The broker's default for a topic created without a count (the platform's own topics always
+# get theirs from devstack.partitions).
+PARTITIONS = DEVELOPMENT_PARTITIONS
 ADMIN_PRINCIPAL = "admin"
 SASL_MECHANISM = "SCRAM-SHA-512"
 
@@ -352,12 +356,14 @@ async def create_topics(
     kafka: KafkaTarget,
     names: tuple[str, ...] = TOPICS,
     *,
-    partitions: int = PARTITIONS,
+    partitions: TopicPartitions | int = DEVELOPMENT,
     replication_factor: int = 1,
     timeout: float = 60,
 ) -> None:
     """Create `names` and their `.dlq` topics and wait until every partition has a leader.
 
+    `partitions`: each topic's count (devstack.partitions; a number: the same for all). A topic
+    that already exists with another count is refused (PartitionCountMismatch), never altered.
     `replication_factor`: the cluster's (devstack.kafka_cluster); their min.insync.replicas is the
     brokers' default, which the cluster sets to match.
 
@@ -365,6 +371,7 @@ async def create_topics(
     to a topic the broker created but has not yet put in its metadata fails with
     UnknownTopicOrPartitionError.
     """
+    counts = partitions if isinstance(partitions, TopicPartitions) else TopicPartitions(default=partitions)
     wanted = [*names, *(f"{topic}.dlq" for topic in names)]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -377,12 +384,18 @@ async def create_topics(
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
-                            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+                            NewTopic(
+                                name, num_partitions=counts.of(name), replication_factor=replication_factor
+                            )
                             for name in missing
                         ]
                     )
-            if await _all_led(admin, wanted):
+            described = await admin.describe_topics(wanted)
+            refuse_other_counts(described, counts)
+            if _all_led(described, wanted):
                 return
+        except PartitionCountMismatch:
+            raise  # not a broker warming up: retrying cannot help
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -393,8 +406,19 @@ async def create_topics(
         await asyncio.sleep(0.1)
 
 
-async def _all_led(admin: AIOKafkaAdminClient, names: list[str]) -> bool:
-    described = await admin.describe_topics(names)
+def refuse_other_counts(described: list[dict[str, Any]], counts: TopicPartitions) -> None:
+    """Raise PartitionCountMismatch naming every described topic whose partition count is not
+    the configured one (a topic whose partitions are not yet known is left for the next look)."""
+    found = {
+        topic["topic"]: (len(topic["partitions"]), counts.of(topic["topic"]))
+        for topic in described
+        if topic["partitions"] and len(topic["partitions"]) != counts.of(topic["topic"])
+    }
+    if found:
+        raise PartitionCountMismatch(found)
+
+
+def _all_led(described: list[dict[str, Any]], names: list[str]) -> bool:
     return len(described) == len(names) and all(
         topic["error_code"] == 0
         and topic["partitions"]

@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.child import Child, stop_together
 from devstack.kafka import KafkaSecurity, KafkaServer, Replication, create_topics, new_cluster_id
+from devstack.partitions import DEVELOPMENT, TopicPartitions
 from devstack.system import Logger
 from shared.messaging.kafka_connection import KafkaConnection
 
@@ -64,6 +65,7 @@ class KafkaCluster:
     data_root: Path
     brokers: int = 1
     security: KafkaSecurity | None = None
+    partitions: TopicPartitions = DEVELOPMENT  # each topic's count (devstack.partitions)
     replication: Replication = field(init=False)
     nodes: list[KafkaServer] = field(init=False)
 
@@ -132,7 +134,13 @@ class KafkaCluster:
             node.wait_listening()
         if self.brokers > 1:
             asyncio.run(wait_for_brokers(self.admin_connection(), self.brokers))
-        asyncio.run(create_topics(self.admin_connection(), replication_factor=self.replication.factor))
+        asyncio.run(
+            create_topics(
+                self.admin_connection(),
+                partitions=self.partitions,
+                replication_factor=self.replication.factor,
+            )
+        )
 
     def stop(self) -> None:
         """Stop the nodes together: one by one, each would wait for partitions to move away."""

@@ -16,6 +16,7 @@ from devstack.child import Child
 from devstack.kafka import ADMIN_PRINCIPAL, KafkaSecurity, create_topics
 from devstack.kafka_acls import apply_kafka_security
 from devstack.kafka_cluster import KafkaCluster
+from devstack.partitions import DEVELOPMENT, TopicPartitions
 from devstack.pg_logins import provision_logins
 from devstack.postgres import PostgresServer, create_databases
 from devstack.services import SERVICES, Fleet, ServiceSpec, database_name
@@ -56,6 +57,9 @@ class Platform:
     log: Logger = print
     # Kafka nodes started (DEVSTACK_KAFKA_BROKERS; devstack.kafka_cluster): one unless told.
     kafka_brokers: int = 1
+    # Each topic's partition count (devstack.partitions): 3 unless told (the production profile:
+    # 12); a live topic with another count is refused, never altered.
+    topic_partitions: TopicPartitions = DEVELOPMENT
     kafka: KafkaCluster | None = None
     postgres: PostgresServer | None = None
     smtp: SmtpSink | None = None
@@ -120,7 +124,7 @@ class Platform:
         if external_kafka:
             self.log(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS ({external_kafka})")
             self.kafka_bootstrap = external_kafka
-            asyncio.run(create_topics(external_kafka))
+            asyncio.run(create_topics(external_kafka, partitions=self.topic_partitions))
         else:
             self.kafka = KafkaCluster(
                 port=self.ports.kafka,
@@ -128,6 +132,7 @@ class Platform:
                 data_root=self.root / "kafka",
                 brokers=self.kafka_brokers,
                 security=self.kafka_security,
+                partitions=self.topic_partitions,
             )
             if self.kafka_brokers == 1:
                 self.log(f"Kafka: starting KRaft node on {self.kafka.bootstrap}")

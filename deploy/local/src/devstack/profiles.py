@@ -20,6 +20,7 @@ from typing import Literal
 from devstack.kafka import KafkaSecurity
 from devstack.kafka_cluster import bootstrap_of, broker_count
 from devstack.kafka_tls import ensure_tls
+from devstack.partitions import production_partitions
 from devstack.paths import local_dir
 from devstack.platform import Platform, Ports
 from devstack.production_secrets import (
@@ -110,6 +111,7 @@ def production_platform(
         fresh=fresh,
         durable=durable,
         kafka_brokers=brokers,
+        topic_partitions=production_partitions(),
         replicas=replica_counts(),
         workers=worker_services(),
         background_nice=background_niceness(),
