@@ -21,6 +21,7 @@ _RETRY_MESSAGES = ("Got error produce response",)
 class _ProduceRetryCounter(logging.Handler):
     def __init__(self, service: str) -> None:
         super().__init__(level=logging.WARNING)
+        self.service = service
         self._retries = PRODUCE_RETRIES.labels(service)
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -29,9 +30,11 @@ class _ProduceRetryCounter(logging.Handler):
 
 
 def count_produce_retries(service: str) -> None:
-    """Count this process's produce retries under `service` (a second call changes nothing)."""
+    """Count this process's produce retries under `service` (a second call for the same service
+    changes nothing; a service process has one, a test process may host several)."""
     logger = logging.getLogger(SENDER_LOGGER)
-    if not any(isinstance(handler, _ProduceRetryCounter) for handler in logger.handlers):
+    counters = [handler for handler in logger.handlers if isinstance(handler, _ProduceRetryCounter)]
+    if not any(counter.service == service for counter in counters):
         logger.addHandler(_ProduceRetryCounter(service))
         if logger.getEffectiveLevel() > logging.WARNING:
             logger.setLevel(logging.WARNING)  # the warnings must be made to be counted
