@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from devstack.chaos import dead_letter_count, wait_all_ready
 from devstack.chaos_traffic import (
+    UPGRADE_PLAN,
     Upgrades,
     invited_deliveries,
     invited_not_exactly_once,
@@ -219,6 +220,8 @@ async def run_broker_chaos(
     plain = [user for user in burst_result.accepted if user not in invited_ids and user not in upgraded.orgs]
     problems = await not_exactly_once(platform.database_url, plain, timeout=120)
     problems |= await invited_not_exactly_once(platform, team, sorted(invited_ids & accepted))
+    upgraded_users = list(upgraded.orgs)  # provisioned once like the others, on the new plan
+    problems |= await not_exactly_once(platform.database_url, upgraded_users, plan=UPGRADE_PLAN)
     problems |= await upgrades_not_exactly_once(platform, upgraded)
     problems |= {f"upgrade {n}": failure for n, failure in enumerate(upgraded.failures)}
     return BrokerChaosReport(
