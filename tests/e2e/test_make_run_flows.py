@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -46,6 +46,7 @@ from devstack.paths import local_dir
 from devstack.platform import Platform
 from devstack.services import Fleet
 from devstack.stripe_mock import DEV_STRIPE_API_KEYS
+from devstack.testing import eventually_blocking
 from identity.settings import DEV_AUTH_WEBHOOK_SECRET
 from shared.settings import DEV_OPERATOR_KEY, DEV_SERVICE_KEY, DEV_TOKEN_MINT_KEY
 from skool_ingest.settings import DEV_WEBHOOK_SECRET as DEV_SKOOL_WEBHOOK_SECRET
@@ -143,19 +144,6 @@ def dev() -> Iterator[DevPlatform]:
             platform.stop()
 
 
-def eventually(
-    probe: Callable[[], Any], *, until: Callable[[Any], bool], what: str, timeout: float = 30
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if until(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {found!r}")
-        time.sleep(0.05)
-
-
 def mail_to(dev: DevPlatform, address: str) -> bytes:
     """The one message in the sink's folder for `address` (waits for it)."""
 
@@ -167,14 +155,14 @@ def mail_to(dev: DevPlatform, address: str) -> bytes:
                 found.append(raw)
         return found
 
-    found: list[bytes] = eventually(
+    found: list[bytes] = eventually_blocking(
         messages, until=lambda found: len(found) == 1, what=f"one mail to {address}"
     )
     return found[0]
 
 
 def complete_claims(dev: DevPlatform, user_id: str) -> dict[str, Any]:
-    claims: dict[str, Any] = eventually(
+    claims: dict[str, Any] = eventually_blocking(
         lambda: dev.claims(user_id), until=lambda found: bool(found["plan"]), what=f"claims of {user_id}"
     )
     return claims
@@ -303,7 +291,7 @@ def test_tokens_checkout_a_team_org_conversion_and_a_key_rotation(dev: DevPlatfo
     )
     assert converted.status_code == 200, converted.text
     assert converted.json()["is_personal"] is False
-    claims = eventually(
+    claims = eventually_blocking(
         lambda: dev.claims(user_id),
         until=lambda c: c["org_id"] == personal and c["is_personal_org"] is False,
         what="claims of the converted org",
@@ -323,7 +311,7 @@ def test_tokens_checkout_a_team_org_conversion_and_a_key_rotation(dev: DevPlatfo
         timeout=60,
     )
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
-    published = eventually(
+    published = eventually_blocking(
         lambda: dev.call("identity", "GET", "/.well-known/jwks.json").json()["keys"],
         until=lambda keys: len(keys) >= 2,
         what="the new key published beside the old one",
@@ -409,7 +397,7 @@ def test_a_skool_delivery_signed_with_the_dev_secret_makes_a_business_workspace(
     assert delivered.status_code == 202 and delivered.json()["status"] == "accepted", delivered.text
     assert mail_to(dev, sam_email)  # the welcome email (no account yet)
     sam = dev.sign_up(sam_email, "Sam")
-    claims = eventually(
+    claims = eventually_blocking(
         lambda: dev.claims(sam), until=lambda c: c["plan"] == "business", what="Sam's business workspace"
     )
     assert claims["org_role"] == "admin" and claims["is_personal_org"] is False
@@ -426,7 +414,7 @@ def test_trace_status_and_dead_letters_answer_with_the_operator_commands(dev: De
     def traced() -> subprocess.CompletedProcess[str]:
         return dev.devstack("trace", user_id)
 
-    timeline = eventually(
+    timeline = eventually_blocking(
         traced,
         until=lambda done: done.returncode == 0 and "consumed by identity" in done.stdout,
         what="the whole signup in the timeline",

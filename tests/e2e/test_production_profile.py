@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from devstack.production_secrets import (
 from devstack.profiles import ProductionPlatform, production_platform
 from devstack.services import SERVICES
 from devstack.stripe_mock import sign_stripe_payload
+from devstack.testing import eventually_blocking
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.messaging.kafka_connection import KafkaConnection
 from shared.settings import DEV_STRIPE_WEBHOOK_SECRET, DEVELOPMENT_SECRETS, MIN_SECRET_BYTES
@@ -120,7 +121,7 @@ class Production:
         return found
 
     def complete_claims(self, user_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = eventually(
+        found: dict[str, Any] = eventually_blocking(
             lambda: self.claims(user_id), until=lambda c: bool(c["plan"]), what=f"claims of {user_id}"
         )
         return found
@@ -154,19 +155,6 @@ def production() -> Iterator[Production]:
         yield Production(started=started)
     finally:
         started.platform.stop()
-
-
-def eventually(
-    probe: Callable[[], Any], *, until: Callable[[Any], bool], what: str, timeout: float = 30
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if until(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {found!r}")
-        time.sleep(0.05)
 
 
 def unique_email(name: str) -> str:
@@ -287,7 +275,7 @@ def test_a_signed_stripe_webhook_upgrades_the_plan_and_one_signed_with_a_dev_sec
     assert forged.status_code == 400, forged.text
     delivered = deliver(production.values["BILLING_STRIPE_WEBHOOK_SECRET"])
     assert delivered.status_code == 200 and delivered.json()["status"] == "processed", delivered.text
-    eventually(
+    eventually_blocking(
         lambda: production.claims(user_id),
         until=lambda c: c["plan"] == "individual_pro",
         what="the upgrade in the claims",
@@ -313,7 +301,7 @@ def test_a_skool_delivery_makes_a_business_workspace(production: Production) -> 
 
     assert delivered.status_code == 202, delivered.text
     sam = production.sign_up(email=sam_email)
-    claims = eventually(
+    claims = eventually_blocking(
         lambda: production.claims(sam), until=lambda c: c["plan"] == "business", what="Sam's business org"
     )
     assert claims["org_role"] == "admin" and claims["is_personal_org"] is False
@@ -323,7 +311,7 @@ def test_the_operator_commands_work_with_the_operator_credentials(production: Pr
     user_id = production.sign_up()
     production.complete_claims(user_id)
 
-    timeline = eventually(
+    timeline = eventually_blocking(
         lambda: production.devstack("trace", user_id),
         until=lambda done: done.returncode == 0 and "consumed by identity" in done.stdout,
         what="the signup in the operator's timeline",

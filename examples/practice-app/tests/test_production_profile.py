@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from devstack.examples import ExampleApp, start_practice_app
 from devstack.paths import local_dir
 from devstack.profiles import ProductionPlatform, production_platform
+from devstack.testing import eventually_blocking
 from devstack.webhooks import clerk_user_created, signed_delivery
 from shared.messaging.kafka_connection import KafkaConnection
 
@@ -66,17 +66,6 @@ def production() -> Iterator[Running]:
         started.platform.stop()
 
 
-def _poll(probe: Any, until: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if until(found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s; last value: {found!r}")
-        time.sleep(0.05)
-
-
 def test_the_example_runs_on_its_own_principal_and_login_in_the_production_profile(
     production: Running,
 ) -> None:
@@ -97,14 +86,14 @@ def test_the_example_runs_on_its_own_principal_and_login_in_the_production_profi
         == 200
     )
     mint = {"X-Service-Key": production.secret("PLATFORM_TOKEN_MINT_KEY")}
-    minted = _poll(
+    minted = eventually_blocking(
         lambda: production.call("identity", "POST", "/v1/tokens", json={"user_id": user_id}, headers=mint),
         until=lambda answer: answer.status_code == 200,
         what="a token for the new user",
     )
     auth = {"Authorization": f"Bearer {minted.json()['access_token']}"}
     with httpx.Client(base_url=production.app.url, timeout=30) as app:
-        features = _poll(
+        features = eventually_blocking(
             lambda: app.get("/v1/me/features", headers=auth),
             until=lambda answer: answer.status_code == 200,
             what="the example learned the org's plan over SASL_SSL",

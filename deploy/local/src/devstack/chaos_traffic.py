@@ -23,6 +23,7 @@ import httpx
 
 from devstack.platform import Platform
 from devstack.postgres import database_url
+from devstack.provisioning import problems_left
 from devstack.services import Fleet
 from devstack.sql import fetch
 from devstack.stripe_webhooks import post_stripe, stripe_event, subscription_object
@@ -93,8 +94,8 @@ async def invited_not_exactly_once(
     workspace = database_url(platform.database_url, "workspace")
     identity = database_url(platform.database_url, "identity")
     ids = list(user_ids)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def problems() -> dict[str, str]:
         members, personal, claims = await asyncio.gather(
             fetch(
                 workspace,
@@ -109,16 +110,16 @@ async def invited_not_exactly_once(
         joined = {row["user_id"]: row["n"] for row in members}
         with_personal = {row["personal_user_id"] for row in personal}
         on_team = {row["user_id"] for row in claims if str(row["active_org_id"]) == team.org_id}
-        problems = {}
+        found = {}
         for user in ids:
             wrong = [f"{joined.get(user, 0)} team memberships"] if joined.get(user, 0) != 1 else []
             wrong += ["a personal org"] if user in with_personal else []
             wrong += ["claims not on the team"] if user not in on_team else []
             if wrong:
-                problems[user] = ", ".join(wrong)
-        if not problems or time.monotonic() > deadline:
-            return problems
-        await asyncio.sleep(0.25)
+                found[user] = ", ".join(wrong)
+        return found
+
+    return await problems_left(problems, timeout=timeout)
 
 
 @dataclass
@@ -214,8 +215,8 @@ async def upgrades_not_exactly_once(
     billing = database_url(platform.database_url, "billing")
     identity = database_url(platform.database_url, "identity")
     orgs = list(upgrades.orgs.values())
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def problems() -> dict[str, str]:
         announced, plans = await asyncio.gather(
             fetch(
                 billing,
@@ -232,12 +233,12 @@ async def upgrades_not_exactly_once(
         )
         times = {row["key"]: row["n"] for row in announced}
         plan_of = {row["user_id"]: row["plan"] for row in plans}
-        problems = {}
+        found = {}
         for user, org in upgrades.orgs.items():
             wrong = [f"{times.get(org, 0)} subscription states announced"] if times.get(org, 0) != 2 else []
             wrong += [f"claims on {plan_of.get(user)!r}"] if plan_of.get(user) != UPGRADE_PLAN else []
             if wrong:
-                problems[user] = ", ".join(wrong)
-        if not problems or time.monotonic() > deadline:
-            return problems
-        await asyncio.sleep(0.25)
+                found[user] = ", ".join(wrong)
+        return found
+
+    return await problems_left(problems, timeout=timeout)

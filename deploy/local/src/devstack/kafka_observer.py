@@ -100,7 +100,6 @@ class LeaderWatch:
     interval: float = 0.5
     changes: int = 0
     leaderless_seconds: float = 0.0
-    samples: int = 0
     _last: dict[tuple[str, int], int] = field(default_factory=dict)
     _leaderless_since: dict[tuple[str, int], float] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
@@ -121,7 +120,6 @@ class LeaderWatch:
             await asyncio.sleep(self.interval)
 
     def observe(self, layout: Layout, now: float) -> None:
-        self.samples += 1
         for tp, state in layout.items():
             if state.leader < 0:
                 self._leaderless_since.setdefault(tp, now)

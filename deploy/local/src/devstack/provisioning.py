@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from devstack.postgres import database_url
@@ -106,10 +106,21 @@ async def not_exactly_once(
 
     An empty answer means: every user has exactly one of everything, and complete claims.
     """
+
+    async def problems() -> dict[str, str]:
+        found = await provisioning_of(server_url, user_ids)
+        return {user: problem for user, state in found.items() if (problem := state.problem(plan=plan))}
+
+    return await problems_left(problems, timeout=timeout)
+
+
+async def problems_left(
+    check: Callable[[], Awaitable[dict[str, str]]], *, timeout: float, interval: float = 0.25
+) -> dict[str, str]:
+    """Run `check` until it finds no problem or `timeout` passes; the problems it found last."""
     deadline = time.monotonic() + timeout
     while True:
-        found = await provisioning_of(server_url, user_ids)
-        problems = {user: problem for user, state in found.items() if (problem := state.problem(plan=plan))}
+        problems = await check()
         if not problems or time.monotonic() > deadline:
             return problems
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(interval)

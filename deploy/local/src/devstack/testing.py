@@ -49,6 +49,20 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def eventually_blocking(
+    probe: Callable[[], T], *, until: Callable[[T], bool], what: str, timeout: float = 30
+) -> T:
+    """`eventually` for synchronous tests (a platform driven through a shell or a sync client)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if until(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s; last value: {found!r}")
+        time.sleep(0.05)
+
+
 async def wait_consumed(kafka: KafkaTarget, *, group: str, topic: str, timeout: float = 30) -> None:
     """Wait until `group` has committed every record now on `topic` (it saw them all)."""
     targets = await end_offsets(kafka, [topic])
